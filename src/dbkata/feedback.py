@@ -1,0 +1,69 @@
+"""Failure messages written for students: header, what was called, observed vs expected, a hint pointer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+_EXERCISE_RE = re.compile(r"^level\d+$")
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Which exercise and task the running test belongs to."""
+
+    exercise: str | None = None  # e.g. "level2/ex01_leaky_dependency"
+    task: int | None = None
+
+    def header(self, title: str) -> str:
+        """``[level2/ex01_leaky_dependency · task 2] title``, or the bare title outside an exercise."""
+        where = " · ".join(p for p in (self.exercise, f"task {self.task}" if self.task else None) if p)
+        return f"[{where}] {title}" if where else title
+
+    def pointer(self, advice: str) -> str:
+        """The closing line: advice, then where in HINTS.md to read on."""
+        if self.exercise and self.task:
+            return f'{advice} → HINTS.md, "{self.task}."'
+        return advice
+
+
+_current = CheckContext()
+
+
+def current() -> CheckContext:
+    """The context of the test being run (set by the plugin before each test)."""
+    return _current
+
+
+def set_current(context: CheckContext) -> None:
+    """Record the context of the test about to run."""
+    global _current
+    _current = context
+
+
+def exercise_id(path: Path) -> str | None:
+    """``level2/ex01_x`` for any file inside ``.../level2/ex01_x/``, else None."""
+    parts = path.parts
+    for i in range(len(parts) - 2, -1, -1):
+        if _EXERCISE_RE.match(parts[i]) and i + 1 < len(parts) - 1:
+            return f"{parts[i]}/{parts[i + 1]}"
+    return None
+
+
+def message(title: str, *lines: str, advice: str | None = None) -> str:
+    """The full student-facing message for a failed property."""
+    ctx = current()
+    body = [ctx.header(title), *(f"  {line}" for line in lines if line)]
+    if advice:
+        body.append("  " + ctx.pointer(advice))
+    return "\n".join(body)
+
+
+def fail(title: str, *lines: str, advice: str | None = None) -> NoReturn:
+    """Fail the running test with a student-facing message and no harness traceback."""
+    __tracebackhide__ = True
+    pytest.fail(message(title, *lines, advice=advice), pytrace=False)

@@ -1,0 +1,140 @@
+"""The pytest plugin: a real PostgreSQL for every exercise test and check, and the student-facing context.
+
+Fixtures (all lazy: nothing starts a server until a test asks for a database):
+
+``db``          a fresh database cloned from the exercise's schema template (real commits, 2nd connections)
+``exercise``    the exercise's code, imported fresh with ``DATABASE_URL`` pointing at ``db``
+``admin``       an independent harness connection (``AsyncEngine``, NullPool) to ``db``: observe, inject, gate
+``tx_session``  a cheap ``AsyncSession`` inside an outer transaction that is rolled back (savepoint mode)
+``dbkata_ddl``  the schema; override it in a test module to use another one
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from dbkata import feedback
+from dbkata.cluster import Cluster, Database
+from dbkata.exercise import TRACKER, DatabaseUrlEnv, Exercise
+from dbkata.infra import Infrastructure
+from dbkata.schema import exercise_ddl
+
+_HELP_URL = ("PostgreSQL server to use instead of the embedded one (also $DATABASE_URL); "
+             "its role needs CREATEDB")
+_HELP_KEEP = "leave the embedded PostgreSQL running after the run, so the next run attaches in milliseconds"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dbkata", "dbkata database workbook")
+    group.addoption("--dbkata-db-url", default=None, metavar="URL", help=_HELP_URL)
+    group.addoption("--dbkata-keep-server", action="store_true", default=False, help=_HELP_KEEP)
+    group.addoption("--dbkata-report", default=None, metavar="PATH",
+                    help="write a versioned JSON report of every test and check to PATH (used by grade.py)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "task(n): the README task (1, 2, ...) a test or check grades")
+    config.stash[_INFRA] = Infrastructure(config.getoption("--dbkata-db-url"),
+                                          keep_server=bool(config.getoption("--dbkata-keep-server")))
+    TRACKER.install()
+    report_path = config.getoption("--dbkata-report")
+    if report_path:
+        from dbkata.report import JsonReport
+
+        config.pluginmanager.register(JsonReport(Path(report_path), config), "dbkata-report")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    infra = config.stash.get(_INFRA, None)
+    if infra is not None:
+        infra.shutdown()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"dbkata: {config.stash[_INFRA].describe()}"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("task")
+    task = int(marker.args[0]) if marker and marker.args else None
+    feedback.set_current(feedback.CheckContext(feedback.exercise_id(item.path), task))
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    feedback.set_current(feedback.CheckContext())
+
+
+_INFRA = pytest.StashKey[Infrastructure]()
+
+
+# -- fixtures ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dbkata_cluster(pytestconfig: pytest.Config) -> Cluster:
+    """The session's admin access to the server (started on first use; infra errors end the run once)."""
+    return pytestconfig.stash[_INFRA].cluster()
+
+
+@pytest.fixture
+def dbkata_ddl(request: pytest.FixtureRequest) -> list[str]:
+    """The schema of the exercise the test belongs to (``models.py``); override to use another."""
+    package = request.module.__package__
+    return exercise_ddl(package) if package else []
+
+
+@pytest.fixture
+def dbkata_template(pytestconfig: pytest.Config, dbkata_ddl: list[str]) -> str:
+    """The template database holding ``dbkata_ddl``, built once per schema and reused across runs."""
+    return pytestconfig.stash[_INFRA].template(tuple(dbkata_ddl))
+
+
+@pytest.fixture
+def db(dbkata_cluster: Cluster, dbkata_template: str) -> Iterator[Database]:
+    """A fresh database for this test only, cloned from the exercise's schema template."""
+    database = dbkata_cluster.clone(dbkata_template)
+    yield database
+    dbkata_cluster.drop(database.name)
+
+
+@pytest_asyncio.fixture
+async def admin(db: Database) -> AsyncIterator[AsyncEngine]:
+    """An independent harness engine on ``db`` (superuser where possible); probes never count it."""
+    engine = create_async_engine(db.admin.sa_url(), poolclass=NullPool)
+    TRACKER.harness.add(engine.sync_engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def exercise(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[Exercise]:
+    """The exercise's code, imported fresh for this test, with ``DATABASE_URL`` set to ``db``."""
+    package = request.module.__package__ or ""
+    ex = Exercise(package, Path(request.path).parent, feedback.exercise_id(Path(request.path)))
+    with DatabaseUrlEnv(db.url):
+        ex.forget_modules()
+        try:
+            yield ex
+        finally:
+            await TRACKER.dispose_all()
+            ex.forget_modules()
+
+
+@pytest_asyncio.fixture
+async def tx_session(pytestconfig: pytest.Config, dbkata_template: str) -> AsyncIterator[AsyncSession]:
+    """A session whose work is rolled back after the test; the app's own commits become savepoints."""
+    engine = await pytestconfig.stash[_INFRA].shared_engine(dbkata_template)
+    async with engine.connect() as conn:
+        outer = await conn.begin()
+        session = AsyncSession(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            await session.close()
+            await outer.rollback()
