@@ -32,6 +32,11 @@ class Infrastructure:
         self._templates: dict[tuple[str, ...], str] = {}
         self._shared: dict[str, tuple[Database, AsyncEngine]] = {}
 
+    @property
+    def failure(self) -> str | None:
+        """Why the run could not get a database, if it could not."""
+        return self._failure
+
     def describe(self) -> str:
         """One line for the report header."""
         if self.url:

@@ -40,14 +40,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(n): the README task (1, 2, ...) a test or check grades")
-    config.stash[_INFRA] = Infrastructure(config.getoption("--dbkata-db-url"),
-                                          keep_server=bool(config.getoption("--dbkata-keep-server")))
+    infra = Infrastructure(config.getoption("--dbkata-db-url"),
+                           keep_server=bool(config.getoption("--dbkata-keep-server")))
+    config.stash[_INFRA] = infra
     TRACKER.install()
     report_path = config.getoption("--dbkata-report")
     if report_path:
         from dbkata.report import JsonReport
 
-        config.pluginmanager.register(JsonReport(Path(report_path), config), "dbkata-report")
+        config.pluginmanager.register(JsonReport(Path(report_path), infra), "dbkata-report")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -1,0 +1,59 @@
+"""Assemble a runnable tree for one exercise: pristine given files, a target's editable files, checks.
+
+The target is any folder holding (some of) the exercise's editable files: the student's working tree,
+``solutions/``, a variant, or a submission. Only the files the manifest marks editable are taken from
+it; a target's own tests, conftest.py, pytest config or extra files never take part.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dbkata.catalog import Catalog, ExerciseSpec
+
+# The assembled tree's pytest configuration: the workbook's, never a student's.
+PYTEST_CONFIG = """\
+[tool.pytest.ini_options]
+python_files = ["test_*.py", "check_*.py"]
+asyncio_mode = "auto"
+asyncio_default_fixture_loop_scope = "session"
+asyncio_default_test_loop_scope = "session"
+strict_markers = true
+strict_config = true
+strict_xfail = true
+filterwarnings = [
+    "error::sqlalchemy.exc.SAWarning",
+    "ignore::UserWarning:platformdirs",
+]
+"""
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "conftest.py", "variants")
+
+
+def assemble(catalog: Catalog, spec: ExerciseSpec, target: Path, dest: Path) -> Path:
+    """Build the tree in ``dest`` (which must not exist) and return the exercise folder inside it."""
+    dest.mkdir(parents=True)
+    (dest / "pyproject.toml").write_text(PYTEST_CONFIG)
+    (dest / "conftest.py").write_text('"""Assembled by dbkata: collection policy only."""\n')
+    for package_dir in (dest / "exercises", dest / "exercises" / spec.level):
+        package_dir.mkdir()
+        (package_dir / "__init__.py").touch()
+    folder = dest / "exercises" / spec.id
+    shutil.copytree(catalog.exercise_dir(spec), folder, ignore=_SKIP)
+    (folder / "__init__.py").touch()
+    overlay_editable(spec, target, folder)
+    checks = catalog.checks_dir(spec)
+    if checks.is_dir():
+        shutil.copytree(checks, folder, ignore=_SKIP, dirs_exist_ok=True)
+    return folder
+
+
+def overlay_editable(spec: ExerciseSpec, target: Path, folder: Path) -> list[str]:
+    """Copy the target's editable files over the pristine ones; return the names taken from the target."""
+    taken = []
+    for name in spec.editable:
+        source = target / name
+        if source.is_file() and not source.is_symlink():
+            shutil.copyfile(source, folder / name)
+            taken.append(name)
+    return taken
