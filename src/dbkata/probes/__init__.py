@@ -1,0 +1,14 @@
+"""The probes: small public APIs that observe how code under test uses the database."""
+
+from dbkata.probes.asgi import AsgiResult, asgi_request
+from dbkata.probes.atomicity import Injection, Snapshot, assert_unchanged, fail_nth, snapshot
+from dbkata.probes.connections import ConnectionWindow, connections
+from dbkata.probes.loop import loop_stall, peak_concurrency
+from dbkata.probes.races import Outcome, race, sqlstate_of
+from dbkata.probes.statements import Statement, StatementLog, assert_statements_constant, statements
+
+__all__ = [
+    "AsgiResult", "ConnectionWindow", "Injection", "Outcome", "Snapshot", "Statement", "StatementLog", "asgi_request",
+    "assert_statements_constant", "assert_unchanged", "connections", "fail_nth", "loop_stall",
+    "peak_concurrency", "race", "snapshot", "sqlstate_of", "statements",
+]

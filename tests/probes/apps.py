@@ -1,0 +1,161 @@
+"""Small good and bad apps the probes are tested against (each bad one has exactly one planted bug)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, FastAPI, HTTPException
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import selectinload
+
+from tests.probes.models import Account, Author, Book, Note
+
+_engine = None
+
+
+def sessions() -> async_sessionmaker[AsyncSession]:
+    """The app's session factory, on an engine created lazily from DATABASE_URL."""
+    global _engine
+    if _engine is None:
+        _engine = create_async_engine(os.environ["DATABASE_URL"])
+    return async_sessionmaker(_engine, expire_on_commit=False)
+
+
+async def good_session() -> AsyncIterator[AsyncSession]:
+    async with sessions()() as session:
+        yield session
+
+
+async def leaky_session() -> AsyncIterator[AsyncSession]:
+    session = sessions()()
+    yield session  # BUG: never closed when the route raises
+    await session.close()
+
+
+Good = Annotated[AsyncSession, Depends(good_session)]
+Leaky = Annotated[AsyncSession, Depends(leaky_session)]
+
+
+async def note_session() -> AsyncIterator[AsyncSession]:
+    async with sessions()() as session:
+        yield session
+        await session.commit()  # BUG (default scope): runs after the response was sent
+
+
+async def note_session_fn() -> AsyncIterator[AsyncSession]:
+    async with sessions()() as session:
+        yield session
+        await session.commit()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/authors/lazy")
+    async def authors_lazy(s: Good) -> list[dict[str, object]]:
+        authors = (await s.scalars(select(Author).order_by(Author.id))).all()
+        return [{"name": a.name, "books": [b.title for b in await a.awaitable_attrs.books]} for a in authors]
+
+    @app.get("/authors/eager")
+    async def authors_eager(s: Good) -> list[dict[str, object]]:
+        query = select(Author).options(selectinload(Author.books)).order_by(Author.id)
+        return [{"name": a.name, "books": [b.title for b in a.books]} for a in (await s.scalars(query)).all()]
+
+    @app.get("/authors/raw-count")
+    async def raw_count(s: Good) -> dict[str, int]:
+        n = await s.scalar(text("select count(*) from author"))
+        url = os.environ["DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
+        with psycopg.connect(url) as raw:  # behind SQLAlchemy's back
+            raw.execute("select count(*) from book").fetchone()
+        return {"authors": int(n or 0)}
+
+    @app.get("/books/{book_id}/leaky")
+    async def book_leaky(book_id: int, s: Leaky) -> dict[str, str]:
+        book = await s.get(Book, book_id)
+        if book is None:
+            raise HTTPException(404)
+        return {"title": book.title}
+
+    @app.get("/books/{book_id}")
+    async def book_good(book_id: int, s: Good) -> dict[str, str]:
+        book = await s.get(Book, book_id)
+        if book is None:
+            raise HTTPException(404)
+        return {"title": book.title}
+
+    @app.post("/books/commit-each")
+    async def books_commit_each(titles: list[str], s: Good) -> dict[str, int]:
+        for t in titles:
+            s.add(Book(author_id=1, title=t))
+            await s.commit()  # BUG: a later failure leaves the earlier rows behind
+        return {"added": len(titles)}
+
+    @app.post("/books/atomic")
+    async def books_atomic(titles: list[str], s: Good) -> dict[str, int]:
+        async with s.begin():
+            s.add_all([Book(author_id=1, title=t) for t in titles])
+        return {"added": len(titles)}
+
+    @app.post("/notes", status_code=201)
+    async def notes_late(body: dict[str, str], s: Annotated[AsyncSession, Depends(note_session)]) -> dict[str, int]:
+        note = Note(body=body["body"])
+        s.add(note)
+        await s.flush()
+        return {"id": note.id}
+
+    @app.post("/notes/checked", status_code=201)
+    async def notes_checked(body: dict[str, str],
+                            s: Annotated[AsyncSession, Depends(note_session_fn, scope="function")]) -> dict[str, int]:
+        note = Note(body=body["body"])
+        s.add(note)
+        await s.flush()
+        return {"id": note.id}
+
+    return app
+
+
+async def withdraw_naive(account_id: int, amount: int) -> None:
+    async with sessions()() as s, s.begin():
+        acc = await s.get(Account, account_id)
+        assert acc is not None
+        acc.balance = acc.balance - amount  # BUG: read-modify-write in Python
+
+
+async def withdraw_for_update(account_id: int, amount: int) -> None:
+    async with sessions()() as s, s.begin():
+        acc = (await s.execute(select(Account).where(Account.id == account_id).with_for_update())).scalar_one()
+        acc.balance = acc.balance - amount
+
+
+async def withdraw_atomic(account_id: int, amount: int) -> None:
+    async with sessions()() as s, s.begin():
+        await s.execute(update(Account).where(Account.id == account_id).values(balance=Account.balance - amount))
+
+
+async def transfer_unordered(a: int, b: int, amount: int) -> None:
+    async with sessions()() as s, s.begin():
+        await s.execute(update(Account).where(Account.id == a).values(balance=Account.balance - amount))
+        await s.execute(update(Account).where(Account.id == b).values(balance=Account.balance + amount))
+
+
+async def transfer_ordered(a: int, b: int, amount: int) -> None:
+    async with sessions()() as s, s.begin():
+        for account_id in sorted((a, b)):
+            delta = -amount if account_id == a else amount
+            await s.execute(update(Account).where(Account.id == account_id)
+                            .values(balance=Account.balance + delta))
+
+
+async def slow_report_async() -> None:
+    async with sessions()() as s:
+        await s.execute(text("select pg_sleep(0.3)"))
+
+
+async def slow_report_blocking() -> None:
+    url = os.environ["DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
+    with psycopg.connect(url) as conn:  # BUG: a synchronous driver call inside async code
+        conn.execute("select pg_sleep(0.3)")

@@ -1,0 +1,47 @@
+"""Snapshots from an independent connection and injected failures judge all-or-nothing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import dbkata
+from tests.probes.conftest import seed_authors
+
+
+async def test_commit_per_row_leaves_rows_behind(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    await seed_authors(admin, 1)
+    before = await dbkata.snapshot(admin, "book")
+    async with dbkata.fail_nth(admin, table="book", nth=3) as injection:
+        response = await client.post("/books/commit-each", json=["n1", "n2", "n3", "n4"])
+    assert response.status_code == 500
+    assert injection.fired and injection.attempts == 3
+    after = await dbkata.snapshot(admin, "book")
+    added, removed = after.diff(before)["book"]
+    assert len(added) == 2 and removed == []
+    with pytest.raises(pytest.fail.Exception) as failure:
+        dbkata.assert_unchanged(before, after, what="POST /books/commit-each failed on its 3rd row")
+    assert "table book: 2 row(s) added: (3,1,n1), (4,1,n2)" in str(failure.value)
+
+
+async def test_single_transaction_leaves_nothing(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    await seed_authors(admin, 1)
+    before = await dbkata.snapshot(admin)
+    async with dbkata.fail_nth(admin, table="book", nth=3) as injection:
+        response = await client.post("/books/atomic", json=["n1", "n2", "n3", "n4"])
+    assert response.status_code == 500
+    assert injection.fired  # the request failed because of the injected row, not for another reason
+    dbkata.assert_unchanged(before, await dbkata.snapshot(admin), what="POST /books/atomic failed")
+
+
+async def test_injection_is_removed_after_the_block(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    await seed_authors(admin, 1)
+    async with dbkata.fail_nth(admin, table="book", nth=1) as injection:
+        assert (await client.post("/books/atomic", json=["x"])).status_code == 500
+    assert injection.fired
+    assert (await client.post("/books/atomic", json=["x"])).status_code == 200
+    async with admin.connect() as conn:
+        leftovers = (await conn.execute(text("select count(*) from pg_trigger where tgname like 'dbkata%'"))).scalar()
+    assert leftovers == 0

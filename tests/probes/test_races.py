@@ -1,0 +1,65 @@
+"""The race gate makes lost updates and deadlocks happen on every run, and proves the fixes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import dbkata
+
+
+async def _accounts(admin: AsyncEngine, *balances: int) -> None:
+    async with admin.begin() as conn:
+        for i, balance in enumerate(balances, start=1):
+            await conn.execute(text("insert into account (id, balance) values (:i, :b)"), {"i": i, "b": balance})
+
+
+async def _balances(admin: AsyncEngine) -> list[int]:
+    async with admin.connect() as conn:
+        return list((await conn.execute(text("select balance from account order by id"))).scalars())
+
+
+def _twice(fn: Callable[..., Awaitable[None]], *args: int) -> list[Callable[[], Awaitable[None]]]:
+    return [lambda: fn(*args), lambda: fn(*args)]
+
+
+@pytest.mark.parametrize("repeat", range(5))
+async def test_read_modify_write_loses_an_update(apps: ModuleType, admin: AsyncEngine, repeat: int) -> None:
+    await _accounts(admin, 100)
+    outcomes = await dbkata.race(admin, _twice(apps.withdraw_naive, 1, 30), gate=("account", "UPDATE"))
+    assert [o.kind for o in outcomes] == ["ok", "ok"]
+    assert await _balances(admin) == [70]  # one withdrawal vanished
+
+
+@pytest.mark.parametrize("variant", ["withdraw_for_update", "withdraw_atomic"])
+@pytest.mark.parametrize("repeat", range(3))
+async def test_locking_fixes_keep_both_updates(apps: ModuleType, admin: AsyncEngine, variant: str,
+                                               repeat: int) -> None:
+    await _accounts(admin, 100)
+    outcomes = await dbkata.race(admin, _twice(getattr(apps, variant), 1, 30), gate=("account", "UPDATE"))
+    assert [o.kind for o in outcomes] == ["ok", "ok"]
+    assert await _balances(admin) == [40]
+
+
+@pytest.mark.parametrize("repeat", range(5))
+async def test_opposite_transfers_deadlock(apps: ModuleType, admin: AsyncEngine, repeat: int) -> None:
+    await _accounts(admin, 100, 100)
+    outcomes = await dbkata.race(admin, [lambda: apps.transfer_unordered(1, 2, 10),
+                                         lambda: apps.transfer_unordered(2, 1, 10)], gate=("account", "UPDATE"))
+    assert sorted(o.kind for o in outcomes) == ["deadlock", "ok"]
+    failed = next(o for o in outcomes if o.error is not None)
+    assert failed.sqlstate == "40P01"
+    assert sum(await _balances(admin)) == 200
+
+
+@pytest.mark.parametrize("repeat", range(3))
+async def test_ordered_transfers_do_not_deadlock(apps: ModuleType, admin: AsyncEngine, repeat: int) -> None:
+    await _accounts(admin, 100, 100)
+    outcomes = await dbkata.race(admin, [lambda: apps.transfer_ordered(1, 2, 10),
+                                         lambda: apps.transfer_ordered(2, 1, 10)], gate=("account", "UPDATE"))
+    assert [o.kind for o in outcomes] == ["ok", "ok"]
+    assert await _balances(admin) == [100, 100]
