@@ -139,6 +139,8 @@ class EmbeddedServer:
         self._prepare_dirs()
         with self._locked():
             clients = [pid for pid in self._read_clients() if _alive(pid) and pid != os.getpid()]
+            if self._running() and not self._accepting():
+                self._await_exit()  # killed but not yet gone: never attach to a dying postmaster
             if not self._running():
                 self._remove_stale_lock_files()
                 self._start()
@@ -161,12 +163,16 @@ class EmbeddedServer:
 
     def status(self) -> str:
         """One line saying whether the server runs, where, and for how many clients."""
+        if not self.paths.base.exists():
+            return f"absent: {self.paths.base} (created on the next run)"
         state = "running" if self._running() else "stopped"
         clients = [p for p in self._read_clients() if _alive(p)] if self.paths.clients.exists() else []
         return f"{state}: {self.paths.base} ({len(clients)} client process(es))"
 
     def stop(self) -> None:
         """Stop the server now, whoever still uses it."""
+        if not self.paths.base.exists():
+            return
         with self._locked():
             if self._running():
                 self._pg_ctl("-m", "fast", "-w", "stop")
@@ -227,6 +233,23 @@ class EmbeddedServer:
             return proc.status() != psutil.STATUS_ZOMBIE and proc.name() == "postgres"
         except psutil.Error:
             return False
+
+    def _accepting(self) -> bool:
+        """Whether the socket takes connections (a SIGKILLed postmaster looks alive for a moment)."""
+        import socket
+
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            try:
+                sock.connect(str(self.paths.socket_dir / f".s.PGSQL.{PORT}"))
+            except OSError:
+                return False
+        return True
+
+    def _await_exit(self, timeout: float = 10.0) -> None:
+        pid = self._postmaster_pid()
+        if pid is not None:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).wait(timeout)
 
     def _remove_stale_lock_files(self) -> None:
         """A killed postmaster leaves lock files naming a zombie or, after PID reuse, another process."""

@@ -1,0 +1,62 @@
+"""``python -m dbkata``: verify the workbook, and manage the embedded test server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dbkata.catalog import CatalogError, load_catalog
+from dbkata.selfcheck import selfcheck_exercise
+from dbkata.server import EmbeddedServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one subcommand; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m dbkata", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("selfcheck", help="solutions pass, starters fail, known-bad variants are caught")
+    check.add_argument("--exercise", action="append", metavar="ID", help="only this exercise (repeatable)")
+    check.add_argument("--root", type=Path, default=Path.cwd(), help="the workbook (default: here)")
+    server = sub.add_parser("server", help="the embedded PostgreSQL used by the tests")
+    server.add_argument("action", choices=["status", "stop", "reset"])
+    args = parser.parse_args(argv)
+    if args.command == "server":
+        return _server(args.action)
+    return selfcheck(args.root, args.exercise)
+
+
+def selfcheck(root: Path, only: list[str] | None) -> int:
+    """Run the self-check and print one line per expectation plus a summary line."""
+    try:
+        catalog = load_catalog(root)
+        specs = [catalog.get(i) for i in only] if only else list(catalog.exercises)
+    except CatalogError as exc:
+        print(f"selfcheck: {exc}", file=sys.stderr)
+        return 2
+    server = EmbeddedServer()
+    server.acquire()  # one server start for every subprocess below (they attach in milliseconds)
+    try:
+        verdicts = [v for spec in specs for v in selfcheck_exercise(catalog, spec)]
+    finally:
+        server.release()
+    for v in verdicts:
+        if not v.ok:
+            print(v.line())
+    bad = [v for v in verdicts if not v.ok]
+    print(f"selfcheck: {len(specs)} exercise(s), {len(verdicts)} expectation(s), {len(bad)} violated")
+    return 1 if bad else 0
+
+
+def _server(action: str) -> int:
+    server = EmbeddedServer()
+    if action == "stop":
+        server.stop()
+    elif action == "reset":
+        server.reset()
+    print(server.status())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

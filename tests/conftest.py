@@ -1,0 +1,3 @@
+"""The project's own tests: pytester drives the plugin as a user would."""
+
+pytest_plugins = ["pytester"]
