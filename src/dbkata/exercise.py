@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import importlib
 import os
 import sys
-import warnings
 import weakref
 from pathlib import Path
 from types import ModuleType
@@ -14,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbkata.endpoint import ENV_URL
@@ -39,17 +36,17 @@ class EngineTracker:
             self._engines.add(conn.engine)
 
     async def dispose_all(self) -> None:
-        """Dispose every engine code under test connected with, then collect its garbage quietly."""
+        """Dispose every engine code under test connected with (pooled connections are closed).
+
+        No garbage collection here: a full collection costs ~45 ms with this stack loaded, and the
+        connections a leak left checked out are terminated when the test database is dropped.
+        """
         engines, self._engines = list(self._engines), weakref.WeakSet()
         for engine in engines:
             if engine.dialect.is_async:
                 await AsyncEngine(engine).dispose()
             else:
                 engine.dispose()
-        with warnings.catch_warnings():
-            # Connections the code leaked are reclaimed here; the leak probe reports them, not this.
-            warnings.simplefilter("ignore", SAWarning)
-            gc.collect()
 
 
 TRACKER = EngineTracker()
