@@ -6,6 +6,7 @@ application frames, so the walk continues into the parent greenlets' stacks.
 
 from __future__ import annotations
 
+import functools
 import linecache
 import sys
 import sysconfig
@@ -38,6 +39,7 @@ def _frames(start: FrameType | None) -> Iterator[FrameType]:
         frame = current.gr_frame
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_exercise_code(filename: str) -> bool:
     if filename.startswith("<"):
         return False
@@ -51,9 +53,14 @@ def caller_origin() -> str:
     for frame in _frames(sys._getframe(1)):
         filename = frame.f_code.co_filename
         if _is_exercise_code(filename):
-            line = linecache.getline(filename, frame.f_lineno).strip()
-            return f"{_short(filename)}:{frame.f_lineno} in {frame.f_code.co_name}" + (f": {line}" if line else "")
+            return _describe(filename, frame.f_lineno, frame.f_code.co_name)
     return "?"
+
+
+@functools.lru_cache(maxsize=4096)
+def _describe(filename: str, lineno: int, function: str) -> str:
+    line = linecache.getline(filename, lineno).strip()
+    return f"{_short(filename)}:{lineno} in {function}" + (f": {line}" if line else "")
 
 
 def _short(filename: str) -> str:
