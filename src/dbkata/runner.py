@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 from dbkata.report import REPORT_VERSION
 
 REPORT_NAME = "dbkata-report.json"
+REPORT_LIMIT = 32 << 20  # a report larger than this was not written by the plugin
 
 
 @dataclass(frozen=True)
@@ -44,35 +48,66 @@ def pytest_command(folder: Path, report: Path, *selection: str) -> list[str]:
 
 
 def run_tree(folder: Path, *selection: str, timeout: float = 300, env: dict[str, str] | None = None,
-             **popen: Any) -> RunResult:
-    """Run pytest on an assembled exercise folder; a crash or timeout is a result, never an exception."""
+             prefix: Sequence[str] = (), output: Path | None = None, **popen: Any) -> RunResult:
+    """Run pytest on an assembled exercise folder; a crash or timeout is a result, never an exception.
+
+    ``prefix`` wraps the command (the grader's sandbox); with ``output`` the run's stdout and stderr go
+    to that file instead of a pipe, so a process that escapes the kill cannot hold the grader up, and
+    only its last lines are read back.
+    """
     root = folder.parents[2]
     report = root / REPORT_NAME
     report.unlink(missing_ok=True)
-    proc = subprocess.Popen(pytest_command(folder, report, *selection), cwd=root, env=env or dict(os.environ),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True, **popen)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, _ = proc.communicate()
-        return RunResult("timeout", message=f"timed out after {timeout:g} s", output=_tail(out))
+    command = [*prefix, *pytest_command(folder, report, *selection)]
+    with _sink(output) as sink:
+        proc = subprocess.Popen(command, cwd=root, env=env or dict(os.environ), stdin=subprocess.DEVNULL,
+                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True, **popen)
+        try:
+            out = _wait(proc, timeout, output)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            tail = _tail_file(output) if output else _tail(proc.communicate()[0])
+            return RunResult("timeout", message=f"timed out after {timeout:g} s", output=tail)
     _kill_group(proc)  # anything the tests left running in the background
-    return read_report(report, proc.returncode, _tail(out))
+    return read_report(report, proc.returncode, out)
+
+
+def _sink(output: Path | None) -> Any:
+    if output is None:
+        return contextlib.nullcontext(subprocess.PIPE)
+    return open(output, "wb")  # noqa: SIM115 - closed by the caller's with-block
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float, output: Path | None) -> str:
+    if output is None:
+        return _tail(proc.communicate(timeout=timeout)[0])
+    proc.wait(timeout=timeout)
+    return _tail_file(output)
 
 
 def read_report(report: Path, exit_code: int, output: str) -> RunResult:
     """Turn a report file (or its absence) into a result."""
     try:
-        data = json.loads(report.read_text())
+        data = json.loads(_read_regular(report, REPORT_LIMIT))
     except (OSError, ValueError):
         return RunResult("crashed", message=f"pytest exited with code {exit_code} and wrote no report",
                          exit_code=exit_code, output=output)
-    if data.get("version") != REPORT_VERSION:
-        return RunResult("crashed", message=f"unknown report version {data.get('version')!r}", output=output)
+    if not isinstance(data, dict) or data.get("version") != REPORT_VERSION:
+        version = data.get("version") if isinstance(data, dict) else None
+        return RunResult("crashed", message=f"unknown report version {version!r}", output=output)
     message = data.get("infrastructure_error") or "\n".join(data.get("collection_errors", [])) or None
     return RunResult(data["status"], data["tests"], message, exit_code, output)
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """A regular file's bytes (never a symlink, FIFO or device planted by code under test), size-capped."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise ValueError(f"{path} is not a regular file under {limit} bytes")
+        return fh.read(limit)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -84,3 +119,12 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 def _tail(out: bytes | None, limit: int = 20000) -> str:
     return (out or b"")[-limit:].decode(errors="replace")
+
+
+def _tail_file(path: Path, limit: int = 20000) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - limit))
+            return fh.read(limit).decode(errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,182 @@
+"""Grade a folder of submissions: plan what is left to do, run it in parallel slots, write the outputs.
+
+Resumable by construction: each student's record is written atomically when the student is done, and
+a student is graded again only if the record is missing, stale (the workbook, the settings or the
+submission changed), holds an infrastructure error, or the instructor asked (``force``, ``only``,
+``exercises``).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from dbkata.catalog import Catalog, ExerciseSpec
+from dbkata.grading import collect, state
+from dbkata.grading.database import GradingDatabase
+from dbkata.grading.outputs import write_outputs
+from dbkata.grading.progress import Progress
+from dbkata.grading.run import RunSettings, grade_submission
+from dbkata.grading.sandbox import Slot, make_slots, network_isolation_available
+from dbkata.grading.score import score_student
+
+_WORK_PREFIX = "dbkata-grade-"
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What to grade and how."""
+
+    submissions: Path
+    out: Path
+    jobs: int = 1
+    force: bool = False
+    only: tuple[str, ...] = ()
+    exercises: tuple[str, ...] = ()
+    shard: tuple[int, int] | None = None
+    settings: RunSettings = field(default_factory=RunSettings)
+    feedback: str = "messages"
+
+
+@dataclass(frozen=True)
+class _Todo:
+    submission: collect.Submission
+    exercises: tuple[str, ...]
+
+
+def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | None = None) -> int:
+    """Grade what is left to grade, then write every output; return the number of students with problems."""
+    entries, skipped = collect.find_entries(options.submissions)
+    entries = [e for e in entries if collect.in_shard(collect.student_id(e), options.shard)
+               and (not options.only or collect.student_id(e) in options.only)]
+    settings = _settings_json(options.settings)
+    info = state.batch_info(catalog, settings)
+    state.write_json(options.out / state.BATCH, info)
+    todo = [t for t in (_plan(catalog, options, info, collect.load(e, catalog)) for e in entries) if t]
+    progress = progress or Progress(len(todo))
+    progress.total = len(todo)
+    for line in skipped:
+        progress.note(line)
+    if todo:
+        _run_all(catalog, options, info, todo, progress)
+    progress.close()
+    return write_outputs(options.out, options.feedback)
+
+
+def _plan(catalog: Catalog, options: BatchOptions, info: dict[str, Any],
+          sub: collect.Submission) -> _Todo | None:
+    """Which exercises of this submission still need grading (none: resume skips it)."""
+    ids = [s.id for s in catalog.exercises]
+    chosen = tuple(i for i in ids if not options.exercises or i in options.exercises)
+    record = state.read_record(options.out, sub.student)
+    if record is None or not _current(record, info, sub) or options.force or sub.student in options.only:
+        return _Todo(sub, chosen)
+    runs = record.get("exercises", {})
+    wanted = {i for i in ids if i not in runs or runs[i].get("status") == "infrastructure_error"}
+    wanted |= set(options.exercises)
+    return _Todo(sub, tuple(i for i in ids if i in wanted)) if wanted else None
+
+
+def _current(record: dict[str, Any], info: dict[str, Any], sub: collect.Submission) -> bool:
+    return (record.get("workbook") == info["workbook"] and record.get("settings") == info["settings"]
+            and record.get("submission") == sub.fingerprint())
+
+
+def _run_all(catalog: Catalog, options: BatchOptions, info: dict[str, Any], todo: list[_Todo],
+             progress: Progress) -> None:
+    _remove_stale_work()
+    db = GradingDatabase()
+    db.start()
+    settings = options.settings
+    if settings.no_network and not (db.unix_socket and network_isolation_available()):
+        settings = replace(settings, no_network=False)
+    hide = (catalog.root / "solutions", catalog.root / "checks", options.submissions.resolve(), options.out.resolve())
+    settings = replace(settings, hide=settings.hide + hide)
+    slots: queue.Queue[Slot] = queue.Queue()
+    for slot in make_slots(max(1, min(options.jobs, len(todo)))):
+        slots.put(slot)
+    work = Path(tempfile.mkdtemp(prefix=f"{_WORK_PREFIX}{os.getpid()}-"))
+    work.chmod(0o711)  # slot users reach their own folders inside, nothing else
+    specs = {s.id: s for s in catalog.exercises}
+    try:
+        with ThreadPoolExecutor(max(1, options.jobs)) as pool:
+            futures = [pool.submit(_grade_one, catalog, specs, t, slots, db, settings, work, options, info,
+                                   progress) for t in todo]
+            for future in futures:
+                future.result()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        db.stop()
+
+
+def _grade_one(catalog: Catalog, specs: dict[str, ExerciseSpec], todo: _Todo, slots: queue.Queue[Slot],
+               db: GradingDatabase, settings: RunSettings, work: Path, options: BatchOptions,
+               info: dict[str, Any], progress: Progress) -> None:
+    sub = todo.submission
+    progress.start(sub.student)
+    slot = slots.get()
+    try:
+        chosen = [specs[i] for i in todo.exercises]
+        fresh = grade_submission(catalog, chosen, sub, slot, db, settings, work / f"slot{slot.index}")
+    finally:
+        slots.put(slot)
+    record = _merge(state.read_record(options.out, sub.student), fresh, info)
+    state.write_json(state.record_path(options.out, sub.student), record)
+    scored = score_student(sub.student, list(specs.values()), record)
+    total = "no total" if scored.total is None else f"{scored.total:g}/{scored.points:g}"
+    progress.finish(sub.student, f"{total} ({scored.status})", ok=scored.status == "graded")
+
+
+def _merge(old: dict[str, Any] | None, fresh: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """The fresh runs over the old record's (when the old one is still current)."""
+    record = dict(fresh, workbook=info["workbook"], settings=info["settings"])
+    if old is not None and old.get("workbook") == info["workbook"] and old.get("settings") == info["settings"] \
+            and old.get("submission") == fresh["submission"]:
+        record["exercises"] = {**old.get("exercises", {}), **fresh["exercises"]}
+        record["exercises"] = {k: record["exercises"][k] for k in sorted(record["exercises"])}
+    return record
+
+
+def _settings_json(settings: RunSettings) -> dict[str, Any]:
+    data = asdict(settings)
+    return {"limits": data["limits"], "submission_timeout": data["submission_timeout"],
+            "no_network": data["no_network"]}
+
+
+def _remove_stale_work() -> None:
+    """Work folders of graders that were killed (``dbkata-grade-<pid>-...``)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{_WORK_PREFIX}*"):
+        match = re.match(rf"{_WORK_PREFIX}(\d+)-", path.name)
+        if match and not psutil.pid_exists(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def merge(inputs: list[Path], out: Path, feedback: str = "messages") -> int:
+    """Combine the records of shard output folders into one output folder, then write its outputs."""
+    infos = [state.read_batch(i) for i in inputs]
+    if any(i is None for i in infos):
+        missing = [str(p) for p, i in zip(inputs, infos, strict=True) if i is None]
+        raise ValueError(f"not a grade.py output folder (no batch.json): {', '.join(missing)}")
+    first = infos[0]
+    assert first is not None
+    for path, other in zip(inputs, infos, strict=True):
+        if other != first:
+            raise ValueError(f"{path} was graded with another workbook or other settings than {inputs[0]}")
+    seen: dict[str, Path] = {}
+    for path in inputs:
+        for student, record in state.read_records(path).items():
+            if student in seen and state.read_record(seen[student], student) != record:
+                raise ValueError(f"{student} was graded differently in {seen[student]} and {path}")
+            seen[student] = path
+            state.write_json(state.record_path(out, student), record)
+    state.write_json(out / state.BATCH, first)
+    return write_outputs(out, feedback)

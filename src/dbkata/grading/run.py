@@ -1,0 +1,212 @@
+"""Run one submission: each exercise assembled on a pristine tree, in the sandbox, on its own databases.
+
+The result is a plain, JSON-ready record (no timings in the graded part, messages normalised), so that
+grading the same submission twice, or resuming after a kill, gives byte-identical outputs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from dbkata.assemble import assemble, overlay_editable
+from dbkata.catalog import Catalog, ExerciseSpec
+from dbkata.grading.collect import Submission
+from dbkata.grading.database import GradingDatabase, InfrastructureFault, SubmissionRole
+from dbkata.grading.sandbox import Limits, Slot
+from dbkata.grading.state import STATE_VERSION
+from dbkata.runner import RunResult, run_tree
+
+MESSAGE_LIMIT = 4000
+_NORMALISE = [
+    (re.compile(r"postgresql(\+\w+)?://\S+?(?=[\s'\")]|$)"), "postgresql://…"),
+    (re.compile(r"\bdbkg_\d+_\d+\b"), "dbkg_…"),
+    (re.compile(r"\bdbk_(?:build_|tpl_)?[0-9a-f_]+\b"), "dbk_…"),
+    (re.compile(r"\b0x[0-9a-fA-F]{6,}\b"), "0x…"),
+    (re.compile(r"\bpid \d+\b"), "pid …"),
+]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How each submission is run."""
+
+    limits: Limits = Limits()
+    submission_timeout: float = 600.0
+    no_network: bool = False
+    hide: tuple[Path, ...] = ()  # folders the code must not read (solutions, checks, other submissions)
+
+
+@dataclass
+class _Context:
+    catalog: Catalog
+    slot: Slot
+    db: GradingDatabase
+    role: SubmissionRole
+    settings: RunSettings
+    work: Path
+    deadline: float
+    counter: itertools.count[int]
+
+
+def grade_submission(catalog: Catalog, specs: list[ExerciseSpec], sub: Submission, slot: Slot,
+                     db: GradingDatabase, settings: RunSettings, work: Path) -> dict[str, Any]:
+    """Grade the chosen exercises of one submission; every problem becomes part of the record."""
+    record: dict[str, Any] = {"version": STATE_VERSION, "student": sub.student,
+                              "submission": sub.fingerprint(), "notes": list(sub.problems), "exercises": {}}
+    work.mkdir(parents=True, exist_ok=True)
+    staged = sub.stage(work / "staged")
+    started = time.monotonic()
+    role = _role(db)
+    ctx = _Context(catalog, slot, db, role, settings, work, started + settings.submission_timeout,
+                   itertools.count(1))
+    try:
+        for spec in specs:
+            record["exercises"][spec.id] = grade_exercise(ctx, spec, staged / spec.id)
+    finally:
+        slot.kill_all()
+        db.drop_role(role)
+        shutil.rmtree(work, ignore_errors=True)
+    record["seconds"] = round(time.monotonic() - started, 3)  # volatile: kept out of the outputs
+    return record
+
+
+def _role(db: GradingDatabase) -> SubmissionRole:
+    try:
+        return db.create_role()
+    except Exception:  # the server went away between submissions: one repair, then give up loudly
+        db.repair()
+        return db.create_role()
+
+
+def grade_exercise(ctx: _Context, spec: ExerciseSpec, target: Path) -> dict[str, Any]:
+    """Run one exercise's tests and checks (and the student's own test, where a task grades it)."""
+    files = sorted(n for n in spec.editable if (target / n).is_file())
+    if not files:
+        return {"status": "not_submitted", "message": None, "files": [], "tests": []}
+    result = _run_checked(ctx, spec, target, None, ())
+    entry: dict[str, Any] = {"status": result.status, "message": _clean(_explain(result), ctx), "files": files,
+                             "tests": [_test_entry(t, ctx) for t in result.tests]}
+    if result.status == "ok":
+        student_tests = {str(t.number): _student_test(ctx, spec, target, t.student_test)
+                         for t in spec.tasks if t.student_test}
+        if student_tests:
+            entry["student_tests"] = student_tests
+    return entry
+
+
+def _student_test(ctx: _Context, spec: ExerciseSpec, target: Path, name: str) -> list[dict[str, Any]]:
+    """The student's test file against the reference, the starter and every known-bad variant."""
+    if not (target / name).is_file():
+        return [{"target": "solution", "outcome": "not submitted", "message": f"{name} was not submitted"}]
+    catalog = ctx.catalog
+    flawed = [("starter", catalog.exercise_dir(spec))]
+    flawed += [(v.name, v) for v in catalog.variants(spec) if v.name.startswith("bad_")]
+    runs = []
+    for label, code in [("solution", catalog.solution_dir(spec)), *flawed]:
+        result = _run_checked(ctx, spec, code, target, (name,))
+        runs.append({"target": label, **_classify(result, ctx)})
+        if label == "solution" and runs[0]["outcome"] != "passed":
+            break  # it must pass on the reference first; the rest would not change the score
+    return runs
+
+
+def _explain(result: RunResult) -> str | None:
+    """The result's message; for a crash, with the last lines the run printed (why it died)."""
+    if result.status != "crashed":
+        return result.message
+    tail = [line for line in result.output.strip().splitlines() if line.strip()][-12:]
+    return "\n".join([result.message or "crashed", *(["last output:", *tail] if tail else [])])
+
+
+def _classify(result: RunResult, ctx: _Context) -> dict[str, Any]:
+    if result.status != "ok":
+        return {"outcome": result.status, "message": _clean(_explain(result), ctx)}
+    if not result.tests:
+        return {"outcome": "no tests", "message": None}
+    failed = result.failed()
+    if failed:
+        return {"outcome": "failed", "message": _clean(failed[0].get("message"), ctx)}
+    return {"outcome": "passed", "message": None}
+
+
+def _run_checked(ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path | None,
+                 selection: tuple[str, ...]) -> RunResult:
+    """One run, re-run when the server is at fault; a fault the grader cannot confirm is the run's own."""
+    claimed = 0
+    for _attempt in range(3):
+        result = _run_once(ctx, spec, code, tests_from, selection)
+        if result.status == "ok" and not any(t["outcome"] == "error" for t in result.tests):
+            return result
+        try:
+            ctx.db.check_health()
+        except InfrastructureFault as fault:
+            try:
+                ctx.db.repair()
+            except InfrastructureFault:
+                return RunResult("infrastructure_error", message=str(fault))
+            continue
+        if result.status != "infrastructure_error":
+            return result
+        claimed += 1
+        if claimed > 1:
+            return RunResult("crashed", message="the run reported a database failure, but the grader found the "
+                             f"server healthy: {result.message}")
+    return RunResult("infrastructure_error", message="the database server kept failing; gave up after 3 tries")
+
+
+def _run_once(ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path | None,
+              selection: tuple[str, ...]) -> RunResult:
+    remaining = ctx.deadline - time.monotonic()
+    if remaining <= 1:
+        return RunResult("not_run", message=f"the submission's time budget of "
+                         f"{ctx.settings.submission_timeout:g} s was used up")
+    n = next(ctx.counter)
+    tree = ctx.work / f"run{n}"
+    folder = assemble(ctx.catalog, spec, code, tree)
+    if tests_from is not None:
+        overlay_editable(replace(spec, editable=selection), tests_from, folder)
+    ctx.slot.give(tree)
+    timeout = min(ctx.settings.limits.timeout, remaining)
+    limits = replace(ctx.settings.limits, timeout=timeout)
+    try:
+        return run_tree(folder, *(str(folder / s) for s in selection), timeout=timeout,
+                        env=ctx.slot.env(tree, ctx.role.url),
+                        prefix=ctx.slot.prefix(limits, no_network=ctx.settings.no_network,
+                                                hide=ctx.settings.hide),
+                        output=ctx.work / f"run{n}.log")
+    finally:
+        ctx.slot.kill_all()
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def _test_entry(test: dict[str, Any], ctx: _Context) -> dict[str, Any]:
+    return {"nodeid": test["nodeid"], "kind": test.get("kind"), "task": test.get("task"),
+            "outcome": test.get("outcome"), "message": _clean(test.get("message"), ctx),
+            "evidence": _clean_json(test.get("evidence") or {}, ctx)}
+
+
+def _clean(text: str | None, ctx: _Context) -> str | None:
+    """Deterministic text: no run folders, role or database names, object addresses; bounded length."""
+    if text is None:
+        return None
+    text = text.replace(str(ctx.work), "<run>")
+    for pattern, repl in _NORMALISE:
+        text = pattern.sub(repl, text)
+    text = re.sub(r"<run>/run\d+", "<workbook>", text)
+    return text if len(text) <= MESSAGE_LIMIT else "…" + text[-MESSAGE_LIMIT:]
+
+
+def _clean_json(value: Any, ctx: _Context) -> Any:
+    if isinstance(value, str):
+        return _clean(value, ctx)
+    if isinstance(value, dict):
+        return {str(k): _clean_json(v, ctx) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v, ctx) for v in value]
+    return value
