@@ -35,7 +35,8 @@ from dbkata.server import EmbeddedServer
 
 
 def _ms(samples: list[float]) -> str:
-    return f"{statistics.median(samples) * 1000:8.1f} ms  (min {min(samples) * 1000:.1f}, max {max(samples) * 1000:.1f}, n={len(samples)})"
+    median, low, high = (statistics.median(samples) * 1000, min(samples) * 1000, max(samples) * 1000)
+    return f"{median:8.1f} ms  (min {low:.1f}, max {high:.1f}, n={len(samples)})"
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -48,7 +49,8 @@ def bench_server(runs: int) -> tuple[float, float]:
     """Cold (initdb + start) and warm (start on existing data) times, plus stop."""
     cold, warm, stop = [], [], []
     for _ in range(runs):
-        home = Path(tempfile.mkdtemp(prefix="dbkata-bench-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None))
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        home = Path(tempfile.mkdtemp(prefix="dbkata-bench-", dir=shm))
         server = EmbeddedServer(home)
         cold.append(_timed(server.acquire))
         stop.append(_timed(server.release))
@@ -132,7 +134,7 @@ async def bench_probe_overhead(cluster: Cluster, template: str, rounds: int) -> 
         print(f"1,000 statements, {name:<12}{_ms(timings[name])}{suffix}")
 
 
-_SUITE = '''
+_SUITE = """
 import pytest
 from sqlalchemy import text
 
@@ -148,7 +150,7 @@ async def test_clone(exercise, admin, i):
 async def test_savepoint(tx_session, i):
     await tx_session.execute(text("insert into item (name) values ('x')"))
     assert (await tx_session.execute(text("select count(*) from item"))).scalar() == 1
-'''
+"""
 
 
 def bench_suite(runs: int, warm_start: float, clone_cost: float) -> None:
@@ -159,23 +161,30 @@ def bench_suite(runs: int, warm_start: float, clone_cost: float) -> None:
     for d in (root / "exercises", pkg.parent, pkg):
         (d / "__init__.py").touch()
     (root / "pyproject.toml").write_text(PYTEST_CONFIG)
-    (pkg / "models.py").write_text(textwrap.dedent('''
+    (pkg / "models.py").write_text(
+        textwrap.dedent("""
         from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
         class Base(DeclarativeBase): pass
         class Item(Base):
             __tablename__ = "item"
             id: Mapped[int] = mapped_column(primary_key=True)
             name: Mapped[str]
-    '''))
-    (pkg / "app.py").write_text(textwrap.dedent('''
+    """)
+    )
+    (pkg / "app.py").write_text(
+        textwrap.dedent("""
         import os
         from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
         Session = async_sessionmaker(create_async_engine(os.environ["DATABASE_URL"]))
-    '''))
+    """)
+    )
     (pkg / "test_bench.py").write_text(_SUITE)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root)]
-    imports = [sys.executable, "-c", "import pytest, pytest_asyncio, sqlalchemy.ext.asyncio, asyncpg, psycopg, "
-               "fastapi, httpx, dbkata.plugin"]
+    imports = [
+        sys.executable,
+        "-c",
+        "import pytest, pytest_asyncio, sqlalchemy.ext.asyncio, asyncpg, psycopg, fastapi, httpx, dbkata.plugin",
+    ]
     suite, floor_imports = [], []
     subprocess.run(cmd, cwd=root, check=True, capture_output=True)  # build the template once
     for _ in range(runs):
@@ -185,8 +194,10 @@ def bench_suite(runs: int, warm_start: float, clone_cost: float) -> None:
     floor = statistics.median(floor_imports) + warm_start + 20 * clone_cost
     print(f"import floor (stack + plugin):      {_ms(floor_imports)}")
     print(f"40-test suite (20 clone, 20 savepoint), wall: {_ms(suite)}")
-    print(f"  floor = imports + warm start + 20 clones = {floor * 1000:.0f} ms; "
-          f"ratio {statistics.median(suite) / floor:.2f} (target ≤ 1.5)")
+    print(
+        f"  floor = imports + warm start + 20 clones = {floor * 1000:.0f} ms; "
+        f"ratio {statistics.median(suite) / floor:.2f} (target ≤ 1.5)"
+    )
 
 
 def main() -> None:

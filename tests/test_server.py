@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,13 +41,15 @@ def home() -> Iterator[Path]:
 
 def _hold_server(home: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(home)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
     return proc
 
 
 def _query(info: ServerInfo, sql: str) -> object:
-    with psycopg.connect(host=info.socket_dir, port=info.port, user=info.superuser, password=info.password,
-                         dbname="postgres") as conn:
+    with psycopg.connect(
+        host=info.socket_dir, port=info.port, user=info.superuser, password=info.password, dbname="postgres"
+    ) as conn:
         row = conn.execute(sql).fetchone()
         return row[0] if row else None
 
@@ -116,8 +117,9 @@ def test_databases_of_killed_runs_are_dropped(home: Path) -> None:
     info = server.acquire()
     try:
         cluster = Cluster(Endpoint(info.socket_dir, info.port, info.superuser, info.password, "postgres"))
-        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                              text=True, check=True).stdout.strip()
+        dead = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         cluster.conn().execute(f"create database dbk_{dead}_1")
         cluster.conn().execute(f"create database dbk_{os.getpid()}_999")
         assert cluster.drop_orphans() == [f"dbk_{dead}_1"]
@@ -160,7 +162,8 @@ def test_unreachable_server_is_reported_once(pytester: pytest.Pytester) -> None:
     assert result.ret == 4
     output = result.stdout.str() + result.stderr.str()
     assert output.count("dbkata could not use the PostgreSQL server") == 1
-    assert "Remedies:" in output and "Connection refused" in output
+    assert "Remedies:" in output
+    assert "Connection refused" in output
     assert " failed" not in output.splitlines()[-1]
 
 
@@ -169,17 +172,25 @@ def test_existing_server_with_createdb_role(pytester: pytest.Pytester, home: Pat
     server = EmbeddedServer(home)
     info = server.acquire()
     try:
-        with psycopg.connect(host=info.socket_dir, port=info.port, user=info.superuser, password=info.password,
-                             dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=info.socket_dir,
+            port=info.port,
+            user=info.superuser,
+            password=info.password,
+            dbname="postgres",
+            autocommit=True,
+        ) as conn:
             conn.execute("create role learner login createdb password 'pw'")
         _sample(pytester)
         url = f"postgresql://learner:pw@/postgres?host={info.socket_dir}&port={info.port}"
         result = pytester.runpytest_subprocess(f"--dbkata-db-url={url}")
         result.assert_outcomes(passed=3)
-        with psycopg.connect(host=info.socket_dir, port=info.port, user=info.superuser, password=info.password,
-                             dbname="postgres") as conn:
-            left = conn.execute("select count(*) from pg_database where datname like 'dbk\\_%' "
-                                "and not datistemplate").fetchone()
+        with psycopg.connect(
+            host=info.socket_dir, port=info.port, user=info.superuser, password=info.password, dbname="postgres"
+        ) as conn:
+            left = conn.execute(
+                "select count(*) from pg_database where datname like 'dbk\\_%' and not datistemplate"
+            ).fetchone()
         assert left == (0,)
     finally:
         server.release()
@@ -190,10 +201,15 @@ def _reachable_by_others(path: Path) -> bool:
     return all(os.stat(p).st_mode & 0o005 == 0o005 for p in real.parents) and os.stat(real).st_mode & 0o001 != 0
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to a normal user; run as one, the "
-                    "whole suite already exercises the normal-user path")
-@pytest.mark.skipif(not _reachable_by_others(Path(sys.executable)), reason="this interpreter lives where a "
-                    "normal user cannot run it (e.g. under /root); .ci/run covers the normal user instead")
+@pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="needs root to switch to a normal user; run as one, the whole suite already exercises the normal-user path",
+)
+@pytest.mark.skipif(
+    not _reachable_by_others(Path(sys.executable)),
+    reason="this interpreter lives where a "
+    "normal user cannot run it (e.g. under /root); .ci/run covers the normal user instead",
+)
 def test_normal_user_gets_its_own_working_server(pytester: pytest.Pytester) -> None:
     _sample(pytester)
     pytester.path.chmod(0o777)
@@ -201,9 +217,17 @@ def test_normal_user_gets_its_own_working_server(pytester: pytest.Pytester) -> N
     base.chmod(0o777)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
     env.update(HOME=str(base), DBKATA_HOME=str(base / "cluster"))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(pytester.path)],
-                          cwd=pytester.path, env=env, user="nobody", group="nogroup", extra_groups=[],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(pytester.path)],
+        cwd=pytester.path,
+        env=env,
+        user="nobody",
+        group="nogroup",
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "3 passed" in proc.stdout
     assert (base / "cluster" / "pgdata").stat().st_uid == 65534  # the server ran as that user, not a helper

@@ -23,7 +23,23 @@ from dbkata.probes import (
 )
 
 __all__ = [
-    "AsgiResult", "ConnectionWindow", "Injection", "Outcome", "Snapshot", "Statement", "StatementLog", "asgi_request",
-    "assert_statements_constant", "assert_unchanged", "connections", "fail", "fail_nth", "loop_stall",
-    "peak_concurrency", "race", "snapshot", "sqlstate_of", "statements",
+    "AsgiResult",
+    "ConnectionWindow",
+    "Injection",
+    "Outcome",
+    "Snapshot",
+    "Statement",
+    "StatementLog",
+    "asgi_request",
+    "assert_statements_constant",
+    "assert_unchanged",
+    "connections",
+    "fail",
+    "fail_nth",
+    "loop_stall",
+    "peak_concurrency",
+    "race",
+    "snapshot",
+    "sqlstate_of",
+    "statements",
 ]

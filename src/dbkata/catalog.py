@@ -89,8 +89,11 @@ class Catalog:
     def variants(self, spec: ExerciseSpec) -> list[Path]:
         """Known-bad (``bad_*``) and alternative-correct (``good_*``) variants of the editable files."""
         folder = self.checks_dir(spec) / "variants"
-        return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(("bad_", "good_"))) \
-            if folder.is_dir() else []
+        return (
+            sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(("bad_", "good_")))
+            if folder.is_dir()
+            else []
+        )
 
 
 def load_catalog(root: Path) -> Catalog:
@@ -121,8 +124,7 @@ def _parse_entry(entry: dict[str, object], path: Path) -> ExerciseSpec:
     if not isinstance(raw_tasks, list) or not raw_tasks:
         raise CatalogError(f"{path}: {ex_id} needs tasks = [{{ points = N }}, ...] (one per README task)")
     tasks = tuple(
-        Task(n, float(t["points"]), t.get("student_test"), t.get("manual"))
-        for n, t in enumerate(raw_tasks, start=1)
+        Task(n, float(t["points"]), t.get("student_test"), t.get("manual")) for n, t in enumerate(raw_tasks, start=1)
     )
     editable = entry.get("editable", [])
     if not isinstance(editable, list) or not all(isinstance(e, str) for e in editable):

@@ -79,17 +79,22 @@ class Cluster:
         if not self.is_superuser():
             self.app = self.admin  # an existing server without superuser: test code uses the URL's role
             return self.app
-        password = hmac.new((self.admin.password or "dbkata").encode(), APP_ROLE.encode(),
-                            hashlib.sha256).hexdigest()
+        password = hmac.new((self.admin.password or "dbkata").encode(), APP_ROLE.encode(), hashlib.sha256).hexdigest()
         with self._advisory_lock("dbkata:roles"):
             cur = self.conn()
             exists = cur.execute("select 1 from pg_roles where rolname = %s", (APP_ROLE,)).fetchone()
             verb = "alter" if exists else "create"
-            cur.execute(sql.SQL(verb + " role {} login nosuperuser nocreatedb nocreaterole password {}").format(
-                sql.Identifier(APP_ROLE), sql.Literal(password)))
+            cur.execute(
+                sql.SQL(verb + " role {} login nosuperuser nocreatedb nocreaterole password {}").format(
+                    sql.Identifier(APP_ROLE), sql.Literal(password)
+                )
+            )
             for key, value in APP_ROLE_SETTINGS.items():
-                cur.execute(sql.SQL("alter role {} set {} = {}").format(
-                    sql.Identifier(APP_ROLE), sql.Identifier(key), sql.Literal(value)))
+                cur.execute(
+                    sql.SQL("alter role {} set {} = {}").format(
+                        sql.Identifier(APP_ROLE), sql.Identifier(key), sql.Literal(value)
+                    )
+                )
         self.app = self.admin.with_login(APP_ROLE, password)
         return self.app
 
@@ -128,13 +133,15 @@ class Cluster:
     def clone(self, template: str) -> Database:
         """A fresh database copied from ``template`` (file copy: a few ms on tmpfs)."""
         name = f"{_NAME_PREFIX}{os.getpid()}_{next(self._seq)}"
-        self._execute("create database {} template {} strategy file_copy owner {}", name, template,
-                      self.app.user)
+        self._execute("create database {} template {} strategy file_copy owner {}", name, template, self.app.user)
         if self.app == self.admin:  # no role of our own: put the role settings on the database
             for key, value in APP_ROLE_SETTINGS.items():
                 if key != "deadlock_timeout":
-                    self.conn().execute(sql.SQL("alter database {} set {} = {}").format(
-                        sql.Identifier(name), sql.Identifier(key), sql.Literal(value)))
+                    self.conn().execute(
+                        sql.SQL("alter database {} set {} = {}").format(
+                            sql.Identifier(name), sql.Identifier(key), sql.Literal(value)
+                        )
+                    )
         return Database(name, self.app.on(name), self.admin.on(name))
 
     def drop(self, name: str) -> None:
@@ -153,8 +160,11 @@ class Cluster:
         return dropped
 
     def _prune_templates(self) -> None:
-        rows = self.conn().execute(
-            "select datname from pg_database where datname like 'dbk\\_tpl\\_%' order by oid desc").fetchall()
+        rows = (
+            self.conn()
+            .execute("select datname from pg_database where datname like 'dbk\\_tpl\\_%' order by oid desc")
+            .fetchall()
+        )
         for (name,) in rows[_MAX_TEMPLATES:]:
             self._execute("alter database {} is_template false", str(name))
             self.drop(str(name))

@@ -49,15 +49,31 @@ class Endpoint:
     def sa_url(self, driver: str = "asyncpg") -> URL:
         """The same as :meth:`url`, as a SQLAlchemy ``URL`` object."""
         if self.host.startswith("/"):
-            return URL.create(f"postgresql+{driver}", username=self.user, password=self.password,
-                              database=self.dbname, query={"host": self.host, "port": str(self.port)})
-        return URL.create(f"postgresql+{driver}", username=self.user, password=self.password,
-                          host=self.host, port=self.port, database=self.dbname)
+            return URL.create(
+                f"postgresql+{driver}",
+                username=self.user,
+                password=self.password,
+                database=self.dbname,
+                query={"host": self.host, "port": str(self.port)},
+            )
+        return URL.create(
+            f"postgresql+{driver}",
+            username=self.user,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=self.dbname,
+        )
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``psycopg.connect`` and ``asyncpg.connect``."""
-        return {"host": self.host, "port": self.port, "user": self.user, "password": self.password,
-                "dbname": self.dbname}
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": self.dbname,
+        }
 
     def describe(self) -> str:
         """The URL without its password, for messages."""

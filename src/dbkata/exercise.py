@@ -68,7 +68,7 @@ class Exercise:
         """Drop the exercise's own modules from ``sys.modules`` (tests and checks stay)."""
         prefix = self.package + "."
         for name in [n for n in sys.modules if n.startswith(prefix)]:
-            leaf = name[len(prefix):].split(".")[0]
+            leaf = name[len(prefix) :].split(".")[0]
             if not leaf.startswith(_TEST_MODULE_PREFIXES):
                 del sys.modules[name]
 

@@ -25,8 +25,7 @@ from dbkata.exercise import TRACKER, DatabaseUrlEnv, Exercise
 from dbkata.infra import Infrastructure
 from dbkata.schema import exercise_ddl
 
-_HELP_URL = ("PostgreSQL server to use instead of the embedded one (also $DATABASE_URL); "
-             "its role needs CREATEDB")
+_HELP_URL = "PostgreSQL server to use instead of the embedded one (also $DATABASE_URL); its role needs CREATEDB"
 _HELP_KEEP = "leave the embedded PostgreSQL running after the run, so the next run attaches in milliseconds"
 
 
@@ -34,18 +33,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dbkata", "dbkata database workbook")
     group.addoption("--dbkata-db-url", default=None, metavar="URL", help=_HELP_URL)
     group.addoption("--dbkata-keep-server", action="store_true", default=False, help=_HELP_KEEP)
-    group.addoption("--dbkata-report", default=None, metavar="PATH",
-                    help="write a versioned JSON report of every test and check to PATH (used by grade.py)")
+    group.addoption(
+        "--dbkata-report",
+        default=None,
+        metavar="PATH",
+        help="write a versioned JSON report of every test and check to PATH (used by grade.py)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(n): the README task (1, 2, ...) a test or check grades")
     # A leaked connection reclaimed by the garbage collector warns at a random later moment, in whatever
     # test is running then. The connections probe reports leaks deterministically; this would misattribute.
-    config.addinivalue_line("filterwarnings",
-                            "ignore:The garbage collector is trying to clean up:sqlalchemy.exc.SAWarning")
-    infra = Infrastructure(config.getoption("--dbkata-db-url"),
-                           keep_server=bool(config.getoption("--dbkata-keep-server")))
+    config.addinivalue_line(
+        "filterwarnings", "ignore:The garbage collector is trying to clean up:sqlalchemy.exc.SAWarning"
+    )
+    infra = Infrastructure(
+        config.getoption("--dbkata-db-url"), keep_server=bool(config.getoption("--dbkata-keep-server"))
+    )
     config.stash[_INFRA] = infra
     TRACKER.install()
     report_path = config.getoption("--dbkata-report")

@@ -33,7 +33,8 @@ class Verdict:
     def line(self) -> str:
         """One line for the summary."""
         mark = "ok  " if self.ok else "FAIL"
-        return f"{mark} {self.exercise} · {self.target}: {self.expectation}" + (f" — {self.detail}" if self.detail else "")
+        detail = f" — {self.detail}" if self.detail else ""
+        return f"{mark} {self.exercise} · {self.target}: {self.expectation}{detail}"
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def _plan(catalog: Catalog, spec: ExerciseSpec) -> Iterator[_Job]:
     for variant in catalog.variants(spec):
         yield _Job(variant.name, variant, solution if student_tests else None, ())
     for name in student_tests:
-        yield _Job(f"student test vs starter", catalog.exercise_dir(spec), solution, (name,))
+        yield _Job("student test vs starter", catalog.exercise_dir(spec), solution, (name,))
         for variant in catalog.variants(spec):
             yield _Job(f"student test vs {variant.name}", variant, solution, (name,))
 
@@ -70,8 +71,9 @@ def _run(catalog: Catalog, spec: ExerciseSpec, job: _Job, tmp: Path) -> RunResul
     shutil.rmtree(dest)
     folder = assemble(catalog, spec, job.target, dest)
     if job.test_from is not None:
-        tests_only = type(spec)(spec.id, spec.title, tuple(t.student_test for t in spec.tasks if t.student_test),
-                                spec.tasks)
+        tests_only = type(spec)(
+            spec.id, spec.title, tuple(t.student_test for t in spec.tasks if t.student_test), spec.tasks
+        )
         overlay_editable(tests_only, job.test_from, folder)
     return run_tree(folder, *(str(folder / name) for name in job.selection))
 
@@ -87,12 +89,19 @@ def _judge(spec: ExerciseSpec, job: _Job, result: RunResult) -> Verdict:
     if job.selection:
         should_fail = "vs starter" in job.name or "vs bad_" in job.name
         failed = bool(result.failed())
-        return verdict("reference student test fails" if should_fail else "reference student test passes",
-                       failed == should_fail, ", ".join(failing_tests))
+        return verdict(
+            "reference student test fails" if should_fail else "reference student test passes",
+            failed == should_fail,
+            ", ".join(failing_tests),
+        )
     if job.name == "solution" or job.name.startswith("good_"):
-        return verdict("passes visible tests and hidden checks", result.passed_all(),
-                       ", ".join(failing_tests + failing_checks))
+        return verdict(
+            "passes visible tests and hidden checks", result.passed_all(), ", ".join(failing_tests + failing_checks)
+        )
     if job.name == "starter":
-        return verdict("fails visible tests and hidden checks", bool(failing_tests) and bool(failing_checks),
-                       f"{len(failing_tests)} visible test(s) and {len(failing_checks)} check(s) fail")
+        return verdict(
+            "fails visible tests and hidden checks",
+            bool(failing_tests) and bool(failing_checks),
+            f"{len(failing_tests)} visible test(s) and {len(failing_checks)} check(s) fail",
+        )
     return verdict("caught by at least one hidden check", bool(failing_checks), ", ".join(failing_checks[:4]))

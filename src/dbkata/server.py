@@ -142,6 +142,7 @@ class EmbeddedServer:
             if self._running() and not self._accepting():
                 self._await_exit()  # killed but not yet gone: never attach to a dying postmaster
             if not self._running():
+                self._reap_orphans()
                 self._remove_stale_lock_files()
                 self._start()
             self._write_clients([*clients, os.getpid()])
@@ -230,26 +231,46 @@ class EmbeddedServer:
             return False
         try:
             proc = psutil.Process(pid)
-            return proc.status() != psutil.STATUS_ZOMBIE and proc.name() == "postgres"
+            return bool(proc.status() != psutil.STATUS_ZOMBIE and proc.name() == "postgres")
         except psutil.Error:
             return False
 
     def _accepting(self) -> bool:
-        """Whether the socket takes connections (a SIGKILLed postmaster looks alive for a moment)."""
+        """Whether a live postmaster answers on the socket.
+
+        A plain connect() is not enough: for a moment after SIGKILL the dying postmaster's socket
+        still accepts connections. An SSLRequest is answered ('N' or 'S') only by a live server.
+        """
         import socket
 
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
             try:
                 sock.connect(str(self.paths.socket_dir / f".s.PGSQL.{PORT}"))
+                sock.sendall((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"))
+                return sock.recv(1) in (b"N", b"S")
             except OSError:
                 return False
-        return True
 
     def _await_exit(self, timeout: float = 10.0) -> None:
         pid = self._postmaster_pid()
         if pid is not None:
             with contextlib.suppress(psutil.Error):
                 psutil.Process(pid).wait(timeout)
+
+    def _reap_orphans(self, timeout: float = 10.0) -> None:
+        """Wait for processes of a killed cluster (they run in its data dir) to exit; kill stragglers."""
+        pgdata = str(self.paths.pgdata.resolve())
+        orphans = []
+        for proc in psutil.process_iter(["name"]):
+            with contextlib.suppress(psutil.Error):
+                if proc.info["name"] == "postgres" and proc.cwd() == pgdata:
+                    orphans.append(proc)
+        _, alive = psutil.wait_procs(orphans, timeout=timeout)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=timeout)
 
     def _remove_stale_lock_files(self) -> None:
         """A killed postmaster leaves lock files naming a zombie or, after PID reuse, another process."""
@@ -291,8 +312,18 @@ class EmbeddedServer:
             os.chown(pwfile, *_service_ids())
         try:
             self._run(
-                "initdb", "-D", str(self.paths.pgdata), "-U", SUPERUSER, "-E", "UTF8", "--no-locale",
-                "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-instructions", "--no-sync",
+                "initdb",
+                "-D",
+                str(self.paths.pgdata),
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--no-instructions",
+                "--no-sync",
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -316,13 +347,18 @@ class EmbeddedServer:
         with tempfile.TemporaryFile("w+") as out:
             # Files, not pipes: the postmaster inherits pg_ctl's stdout, and a pipe would never close.
             proc = subprocess.run(
-                [str(exe), *args], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=self.paths.base, check=False, timeout=120, **kwargs,  # type: ignore[call-overload]
+                [str(exe), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.paths.base,
+                check=False,
+                timeout=120,
+                **kwargs,  # type: ignore[call-overload]
             )
             if proc.returncode != 0:
                 out.seek(0)
-                raise ServerError(f"{program} {' '.join(args[:3])} … failed: {out.read().strip()}"
-                                  f"{self._log_tail()}")
+                raise ServerError(f"{program} {' '.join(args[:3])} … failed: {out.read().strip()}{self._log_tail()}")
 
     def _log_tail(self) -> str:
         try:
@@ -350,7 +386,7 @@ class EmbeddedServer:
 
 def _alive(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 
@@ -367,8 +403,12 @@ def _service_ids() -> tuple[int, int]:
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
         try:
-            subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                            SERVICE_USER], check=True, capture_output=True, timeout=60)
+            subprocess.run(
+                [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
         except (OSError, subprocess.CalledProcessError) as exc:
             raise ServerError(
                 f"running as root, dbkata needs the system user {SERVICE_USER!r} to run PostgreSQL "

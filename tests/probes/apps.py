@@ -108,8 +108,9 @@ def create_app() -> FastAPI:
         return {"id": note.id}
 
     @app.post("/notes/checked", status_code=201)
-    async def notes_checked(body: dict[str, str],
-                            s: Annotated[AsyncSession, Depends(note_session_fn, scope="function")]) -> dict[str, int]:
+    async def notes_checked(
+        body: dict[str, str], s: Annotated[AsyncSession, Depends(note_session_fn, scope="function")]
+    ) -> dict[str, int]:
         note = Note(body=body["body"])
         s.add(note)
         await s.flush()
@@ -146,8 +147,7 @@ async def transfer_ordered(a: int, b: int, amount: int) -> None:
     async with sessions()() as s, s.begin():
         for account_id in sorted((a, b)):
             delta = -amount if account_id == a else amount
-            await s.execute(update(Account).where(Account.id == account_id)
-                            .values(balance=Account.balance + delta))
+            await s.execute(update(Account).where(Account.id == account_id).values(balance=Account.balance + delta))
 
 
 async def slow_report_async() -> None:

@@ -31,6 +31,10 @@ async def seed_authors(admin: AsyncEngine, n: int, books_each: int = 2) -> None:
     async with admin.begin() as conn:
         await conn.execute(text("truncate author, book restart identity cascade"))
         await conn.execute(text("insert into author (name) select 'a' || g from generate_series(1, :n) g"), {"n": n})
-        await conn.execute(text(
-            "insert into book (author_id, title) select a, 'b' || a || '-' || k "
-            "from generate_series(1, :n) a, generate_series(1, :k) k"), {"n": n, "k": books_each})
+        await conn.execute(
+            text(
+                "insert into book (author_id, title) select a, 'b' || a || '-' || k "
+                "from generate_series(1, :n) a, generate_series(1, :k) k"
+            ),
+            {"n": n, "k": books_each},
+        )

@@ -17,19 +17,23 @@ async def _notes(admin: AsyncEngine) -> int:
 
 async def test_default_scope_commits_after_the_response(apps: ModuleType, admin: AsyncEngine) -> None:
     app = apps.create_app()
-    first = await dbkata.asgi_request(app, "POST", "/notes", json={"body": "a"}, at_response_start=lambda: _notes(admin))
+    first = await dbkata.asgi_request(
+        app, "POST", "/notes", json={"body": "a"}, at_response_start=lambda: _notes(admin)
+    )
     assert (first.status, first.at_response_start, first.app_error) == (201, 0, None)  # sent before COMMIT
     assert await _notes(admin) == 1
     dup = await dbkata.asgi_request(app, "POST", "/notes", json={"body": "a"})
     assert dup.status == 201  # the client was told "created"...
-    assert dup.app_error is not None and dbkata.sqlstate_of(dup.app_error) == "23505"  # ...then COMMIT failed
+    assert dup.app_error is not None
+    assert dbkata.sqlstate_of(dup.app_error) == "23505"
     assert await _notes(admin) == 1
 
 
 async def test_function_scope_commits_before_the_response(apps: ModuleType, admin: AsyncEngine) -> None:
     app = apps.create_app()
-    first = await dbkata.asgi_request(app, "POST", "/notes/checked", json={"body": "a"},
-                                      at_response_start=lambda: _notes(admin))
+    first = await dbkata.asgi_request(
+        app, "POST", "/notes/checked", json={"body": "a"}, at_response_start=lambda: _notes(admin)
+    )
     assert (first.status, first.at_response_start) == (201, 1)
     dup = await dbkata.asgi_request(app, "POST", "/notes/checked", json={"body": "a"})
     assert dup.status == 500

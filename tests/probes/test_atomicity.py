@@ -17,10 +17,12 @@ async def test_commit_per_row_leaves_rows_behind(client: httpx.AsyncClient, admi
     async with dbkata.fail_nth(admin, table="book", nth=3) as injection:
         response = await client.post("/books/commit-each", json=["n1", "n2", "n3", "n4"])
     assert response.status_code == 500
-    assert injection.fired and injection.attempts == 3
+    assert injection.fired
+    assert injection.attempts == 3
     after = await dbkata.snapshot(admin, "book")
     added, removed = after.diff(before)["book"]
-    assert len(added) == 2 and removed == []
+    assert len(added) == 2
+    assert removed == []
     with pytest.raises(pytest.fail.Exception) as failure:
         dbkata.assert_unchanged(before, after, what="POST /books/commit-each failed on its 3rd row")
     assert "table book: 2 row(s) added: (3,1,n1), (4,1,n2)" in str(failure.value)

@@ -13,8 +13,9 @@ from tests.probes.conftest import seed_authors
 
 
 @pytest.mark.parametrize("repeat", range(5))
-async def test_leaky_dependency_is_caught_every_time(client: httpx.AsyncClient, admin: AsyncEngine,
-                                                     repeat: int) -> None:
+async def test_leaky_dependency_is_caught_every_time(
+    client: httpx.AsyncClient, admin: AsyncEngine, repeat: int
+) -> None:
     await seed_authors(admin, 1)
     async with dbkata.connections(admin) as probe:
         for _ in range(3):
@@ -26,8 +27,7 @@ async def test_leaky_dependency_is_caught_every_time(client: httpx.AsyncClient, 
 
 
 @pytest.mark.parametrize("repeat", range(5))
-async def test_closing_dependency_passes_every_time(client: httpx.AsyncClient, admin: AsyncEngine,
-                                                    repeat: int) -> None:
+async def test_closing_dependency_passes_every_time(client: httpx.AsyncClient, admin: AsyncEngine, repeat: int) -> None:
     await seed_authors(admin, 1)
     async with dbkata.connections(admin) as probe:
         for path in ("/books/999", "/books/1"):

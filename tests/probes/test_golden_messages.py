@@ -29,12 +29,14 @@ def exercise_context() -> Iterator[None]:
     feedback.set_current(feedback.CheckContext())
 
 
-async def _message(action: Callable[[], Awaitable[None] | None]) -> str:
-    with pytest.raises(pytest.fail.Exception) as failure:
+async def _message(action: Callable[[], Awaitable[object] | None]) -> str:
+    try:
         result = action()
         if result is not None:
             await result
-    return str(failure.value)
+    except pytest.fail.Exception as failure:
+        return str(failure)
+    raise AssertionError("the probe did not fail")
 
 
 def _compare(name: str, text: str) -> None:
@@ -52,9 +54,15 @@ async def test_statement_budget_message(client: httpx.AsyncClient, admin: AsyncE
 
 
 async def test_statements_constant_message(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
-    text = await _message(lambda: dbkata.assert_statements_constant(
-        lambda n: seed_authors(admin, n), lambda: client.get("/authors/lazy"), sizes=(3, 9),
-        what="GET /authors/lazy", noun="authors"))
+    text = await _message(
+        lambda: dbkata.assert_statements_constant(
+            lambda n: seed_authors(admin, n),
+            lambda: client.get("/authors/lazy"),
+            sizes=(3, 9),
+            what="GET /authors/lazy",
+            noun="authors",
+        )
+    )
     _compare("statements_constant", text)
 
 
@@ -72,7 +80,12 @@ async def test_atomicity_message(client: httpx.AsyncClient, admin: AsyncEngine) 
     async with dbkata.fail_nth(admin, table="book", nth=2):
         await client.post("/books/commit-each", json=["x1", "x2"])
     after = await dbkata.snapshot(admin, "book")
-    text = await _message(lambda: dbkata.assert_unchanged(
-        before, after, what="Called POST /books/commit-each with 2 titles; the 2nd INSERT failed",
-        title="POST /books/commit-each is not atomic"))
+    text = await _message(
+        lambda: dbkata.assert_unchanged(
+            before,
+            after,
+            what="Called POST /books/commit-each with 2 titles; the 2nd INSERT failed",
+            title="POST /books/commit-each is not atomic",
+        )
+    )
     _compare("atomicity", text)

@@ -37,8 +37,7 @@ async def test_read_modify_write_loses_an_update(apps: ModuleType, admin: AsyncE
 
 @pytest.mark.parametrize("variant", ["withdraw_for_update", "withdraw_atomic"])
 @pytest.mark.parametrize("repeat", range(3))
-async def test_locking_fixes_keep_both_updates(apps: ModuleType, admin: AsyncEngine, variant: str,
-                                               repeat: int) -> None:
+async def test_locking_fixes_keep_both_updates(apps: ModuleType, admin: AsyncEngine, variant: str, repeat: int) -> None:
     await _accounts(admin, 100)
     outcomes = await dbkata.race(admin, _twice(getattr(apps, variant), 1, 30), gate=("account", "UPDATE"))
     assert [o.kind for o in outcomes] == ["ok", "ok"]
@@ -48,8 +47,11 @@ async def test_locking_fixes_keep_both_updates(apps: ModuleType, admin: AsyncEng
 @pytest.mark.parametrize("repeat", range(5))
 async def test_opposite_transfers_deadlock(apps: ModuleType, admin: AsyncEngine, repeat: int) -> None:
     await _accounts(admin, 100, 100)
-    outcomes = await dbkata.race(admin, [lambda: apps.transfer_unordered(1, 2, 10),
-                                         lambda: apps.transfer_unordered(2, 1, 10)], gate=("account", "UPDATE"))
+    outcomes = await dbkata.race(
+        admin,
+        [lambda: apps.transfer_unordered(1, 2, 10), lambda: apps.transfer_unordered(2, 1, 10)],
+        gate=("account", "UPDATE"),
+    )
     assert sorted(o.kind for o in outcomes) == ["deadlock", "ok"]
     failed = next(o for o in outcomes if o.error is not None)
     assert failed.sqlstate == "40P01"
@@ -59,7 +61,10 @@ async def test_opposite_transfers_deadlock(apps: ModuleType, admin: AsyncEngine,
 @pytest.mark.parametrize("repeat", range(3))
 async def test_ordered_transfers_do_not_deadlock(apps: ModuleType, admin: AsyncEngine, repeat: int) -> None:
     await _accounts(admin, 100, 100)
-    outcomes = await dbkata.race(admin, [lambda: apps.transfer_ordered(1, 2, 10),
-                                         lambda: apps.transfer_ordered(2, 1, 10)], gate=("account", "UPDATE"))
+    outcomes = await dbkata.race(
+        admin,
+        [lambda: apps.transfer_ordered(1, 2, 10), lambda: apps.transfer_ordered(2, 1, 10)],
+        gate=("account", "UPDATE"),
+    )
     assert [o.kind for o in outcomes] == ["ok", "ok"]
     assert await _balances(admin) == [100, 100]

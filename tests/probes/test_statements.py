@@ -14,18 +14,24 @@ async def test_n_plus_one_grows_with_data_and_is_attributed(client: httpx.AsyncC
     """The lazy route's count grows with N; the failure names the counts, the relationship and the line."""
     with pytest.raises(pytest.fail.Exception) as failure:
         await dbkata.assert_statements_constant(
-            lambda n: seed_authors(admin, n), lambda: client.get("/authors/lazy"),
-            sizes=(3, 12), what="GET /authors/lazy", noun="authors")
+            lambda n: seed_authors(admin, n),
+            lambda: client.get("/authors/lazy"),
+            sizes=(3, 12),
+            what="GET /authors/lazy",
+            noun="authors",
+        )
     text = str(failure.value)
     assert "3 authors → 4 statement(s); 12 authors → 13 statement(s)." in text
     assert "Lazy loads: Author.books ×12" in text
-    assert "apps.py:" in text and "in authors_lazy" in text
+    assert "apps.py:" in text
+    assert "in authors_lazy" in text
 
 
 async def test_eager_route_is_constant(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     """selectinload keeps the count constant: the probe accepts the fix."""
     counts = await dbkata.assert_statements_constant(
-        lambda n: seed_authors(admin, n), lambda: client.get("/authors/eager"), sizes=(3, 40), what="GET")
+        lambda n: seed_authors(admin, n), lambda: client.get("/authors/eager"), sizes=(3, 40), what="GET"
+    )
     assert counts == [(3, 2), (40, 2)]
 
 

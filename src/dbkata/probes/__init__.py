@@ -8,7 +8,22 @@ from dbkata.probes.races import Outcome, race, sqlstate_of
 from dbkata.probes.statements import Statement, StatementLog, assert_statements_constant, statements
 
 __all__ = [
-    "AsgiResult", "ConnectionWindow", "Injection", "Outcome", "Snapshot", "Statement", "StatementLog", "asgi_request",
-    "assert_statements_constant", "assert_unchanged", "connections", "fail_nth", "loop_stall",
-    "peak_concurrency", "race", "snapshot", "sqlstate_of", "statements",
+    "AsgiResult",
+    "ConnectionWindow",
+    "Injection",
+    "Outcome",
+    "Snapshot",
+    "Statement",
+    "StatementLog",
+    "asgi_request",
+    "assert_statements_constant",
+    "assert_unchanged",
+    "connections",
+    "fail_nth",
+    "loop_stall",
+    "peak_concurrency",
+    "race",
+    "snapshot",
+    "sqlstate_of",
+    "statements",
 ]

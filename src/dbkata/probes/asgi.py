@@ -29,9 +29,15 @@ class AsgiResult:
         return jsonlib.loads(self.body)
 
 
-async def asgi_request(app: Any, method: str, path: str, *, json: Any = None,
-                       headers: dict[str, str] | None = None,
-                       at_response_start: Callable[[], Awaitable[Any]] | None = None) -> AsgiResult:
+async def asgi_request(
+    app: Any,
+    method: str,
+    path: str,
+    *,
+    json: Any = None,
+    headers: dict[str, str] | None = None,
+    at_response_start: Callable[[], Awaitable[Any]] | None = None,
+) -> AsgiResult:
     """One HTTP request straight through the ASGI interface; app exceptions are captured, not raised."""
     body = b"" if json is None else jsonlib.dumps(json).encode()
     url = urlsplit(path)
@@ -39,10 +45,20 @@ async def asgi_request(app: Any, method: str, path: str, *, json: Any = None,
     if json is not None:
         raw_headers.append((b"content-type", b"application/json"))
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method.upper(),
-             "scheme": "http", "path": url.path, "raw_path": url.path.encode(), "root_path": "",
-             "query_string": url.query.encode(), "headers": raw_headers, "client": ("127.0.0.1", 50000),
-             "server": ("testserver", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method.upper(),
+        "scheme": "http",
+        "path": url.path,
+        "raw_path": url.path.encode(),
+        "root_path": "",
+        "query_string": url.query.encode(),
+        "headers": raw_headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
     result = AsgiResult()
     finished = asyncio.Event()
     sent_request = False

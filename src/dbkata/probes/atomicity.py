@@ -40,9 +40,15 @@ class Snapshot:
 async def snapshot(admin: AsyncEngine, *tables: str) -> Snapshot:
     """The committed contents of ``tables`` (default: every table in ``public``), read independently."""
     async with admin.connect() as conn:
-        names = list(tables) or [r[0] for r in (await conn.execute(text(
-            "select tablename from pg_tables where schemaname = 'public' order by tablename"))).all()]
-        contents = {}
+        names = list(tables) or [
+            r[0]
+            for r in (
+                await conn.execute(
+                    text("select tablename from pg_tables where schemaname = 'public' order by tablename")
+                )
+            ).all()
+        ]
+        contents: dict[str, tuple[tuple[str, ...], ...]] = {}
         for name in names:
             quoted = name.replace('"', '""')
             rows = (await conn.execute(text(f'select t::text from "{quoted}" t'))).scalars().all()
@@ -50,13 +56,20 @@ async def snapshot(admin: AsyncEngine, *tables: str) -> Snapshot:
     return Snapshot(contents)
 
 
-def assert_unchanged(before: Snapshot, after: Snapshot, what: str, *, title: str = "a failed operation left "
-                     "changes behind", advice: str | None = None) -> None:
+def assert_unchanged(
+    before: Snapshot,
+    after: Snapshot,
+    what: str,
+    *,
+    title: str = "a failed operation left changes behind",
+    advice: str | None = None,
+) -> None:
     """Fail (student-facing) if any committed row differs between the two snapshots."""
     __tracebackhide__ = True
     changes = after.diff(before)
-    feedback.record_evidence(f"rows changed: {what}", {t: {"added": len(a), "removed": len(r)}
-                                                        for t, (a, r) in changes.items()})
+    feedback.record_evidence(
+        f"rows changed: {what}", {t: {"added": len(a), "removed": len(r)} for t, (a, r) in changes.items()}
+    )
     if changes:
         lines = []
         for table, (added, removed) in changes.items():
@@ -64,9 +77,14 @@ def assert_unchanged(before: Snapshot, after: Snapshot, what: str, *, title: str
                 if rows:
                     shown = ", ".join(r[0] for r in rows[:3]) + (" …" if len(rows) > 3 else "")
                     lines.append(f"table {table}: {len(rows)} row(s) {label}: {shown}")
-        feedback.fail(title, f"{what}.", "Afterwards, read from a separate connection:", *lines,
-                      "Expected no change at all.",
-                      advice=advice or "Look at where the transaction starts and ends.")
+        feedback.fail(
+            title,
+            f"{what}.",
+            "Afterwards, read from a separate connection:",
+            *lines,
+            "Expected no change at all.",
+            advice=advice or "Look at where the transaction starts and ends.",
+        )
 
 
 @dataclass
@@ -83,8 +101,9 @@ class Injection:
 
 
 @asynccontextmanager
-async def fail_nth(admin: AsyncEngine, *, table: str, nth: int, operation: str = "INSERT",
-                   sqlstate: str = "23514") -> AsyncIterator[Injection]:
+async def fail_nth(
+    admin: AsyncEngine, *, table: str, nth: int, operation: str = "INSERT", sqlstate: str = "23514"
+) -> AsyncIterator[Injection]:
     """Inside the block, the ``nth`` row the code writes to ``table`` fails (default: check violation).
 
     The trigger runs as its owner (``security definer``), so the code's own role needs no rights.

@@ -48,15 +48,18 @@ class ConnectionWindow:
         self._token = _active.set(self)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._token is not None:
             _active.reset(self._token)
         try:
             still_out = [origin for window, origin in _outstanding.values() if window is self]
             self.findings += [f"connection still checked out, taken at {o}" for o in _dedupe(still_out)]
-            self.findings += [f"connection never returned; the garbage collector reclaimed it. Taken at {o}"
-                              for o in _dedupe(self._reclaimed)]
+            self.findings += [
+                f"connection never returned; the garbage collector reclaimed it. Taken at {o}"
+                for o in _dedupe(self._reclaimed)
+            ]
             if self.admin is not None:
                 idle = await _idle_in_transaction(self.admin)
                 if idle:
@@ -120,7 +123,13 @@ def _install() -> None:
 
 async def _idle_in_transaction(admin: AsyncEngine) -> int:
     async with admin.connect() as conn:
-        return int((await conn.execute(text(
-            "select count(*) from pg_stat_activity where datname = current_database() "
-            "and pid <> pg_backend_pid() and state like 'idle in transaction%'"
-        ))).scalar_one())
+        return int(
+            (
+                await conn.execute(
+                    text(
+                        "select count(*) from pg_stat_activity where datname = current_database() "
+                        "and pid <> pg_backend_pid() and state like 'idle in transaction%'"
+                    )
+                )
+            ).scalar_one()
+        )

@@ -21,8 +21,9 @@ from dbkata import feedback
 from dbkata.exercise import TRACKER
 
 
-async def peak_concurrency(admin: AsyncEngine, contenders: Sequence[Callable[[], Awaitable[Any]]],
-                           *, interval: float = 0.002) -> int:
+async def peak_concurrency(
+    admin: AsyncEngine, contenders: Sequence[Callable[[], Awaitable[Any]]], *, interval: float = 0.002
+) -> int:
     """Run ``contenders`` together; return the most queries of this database seen active at once."""
     sampler = create_engine(admin.url.set(drivername="postgresql+psycopg"), poolclass=NullPool)
     TRACKER.harness.add(sampler)
@@ -33,9 +34,12 @@ async def peak_concurrency(admin: AsyncEngine, contenders: Sequence[Callable[[],
         nonlocal peak
         with sampler.connect() as conn:
             while not stop.is_set():
-                active = conn.execute(text(
-                    "select count(*) from pg_stat_activity where datname = current_database() "
-                    "and pid <> pg_backend_pid() and state = 'active'")).scalar_one()
+                active = conn.execute(
+                    text(
+                        "select count(*) from pg_stat_activity where datname = current_database() "
+                        "and pid <> pg_backend_pid() and state = 'active'"
+                    )
+                ).scalar_one()
                 conn.rollback()
                 peak = max(peak, int(active))
                 time.sleep(interval)

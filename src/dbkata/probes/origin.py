@@ -15,8 +15,10 @@ from pathlib import Path
 from types import FrameType
 
 _LIBRARY_ROOTS = tuple(
-    {str(Path(p).resolve()) for p in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"],
-                                       sysconfig.get_paths()["platlib"])}
+    {
+        str(Path(p).resolve())
+        for p in (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])
+    }
 )
 _DBKATA = str(Path(__file__).resolve().parents[1])
 
@@ -44,8 +46,9 @@ def _is_exercise_code(filename: str) -> bool:
     if filename.startswith("<"):
         return False
     resolved = str(Path(filename).resolve())
-    return not resolved.startswith(_LIBRARY_ROOTS) and not resolved.startswith(_DBKATA) \
-        and "site-packages" not in resolved
+    return (
+        not resolved.startswith(_LIBRARY_ROOTS) and not resolved.startswith(_DBKATA) and "site-packages" not in resolved
+    )
 
 
 def caller_origin() -> str:
@@ -68,5 +71,5 @@ def _short(filename: str) -> str:
     parts = Path(filename).parts
     for i in range(len(parts) - 1, 0, -1):
         if parts[i - 1].startswith("level") and parts[i].startswith("ex"):
-            return "/".join(parts[i + 1:])
+            return "/".join(parts[i + 1 :])
     return Path(filename).name

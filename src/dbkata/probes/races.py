@@ -61,8 +61,13 @@ def sqlstate_of(error: BaseException) -> str | None:
     return None
 
 
-async def race(admin: AsyncEngine, contenders: Sequence[Callable[[], Awaitable[Any]]], *,
-               gate: tuple[str, str], timeout: float = 10.0) -> list[Outcome]:
+async def race(
+    admin: AsyncEngine,
+    contenders: Sequence[Callable[[], Awaitable[Any]]],
+    *,
+    gate: tuple[str, str],
+    max_wait: float = 10.0,
+) -> list[Outcome]:
     """Run ``contenders`` concurrently behind a gate on ``(table, "UPDATE"|"INSERT"|"DELETE")``."""
     table, operation = gate
     await _install_gate(admin, table, operation.upper())
@@ -71,26 +76,33 @@ async def race(admin: AsyncEngine, contenders: Sequence[Callable[[], Awaitable[A
             await holder.execute(text(f"select pg_advisory_lock({GATE_KEY})"))
             await holder.commit()
             tasks = [asyncio.ensure_future(c()) for c in contenders]
-            arrived = await _wait_until_parked(holder, tasks, timeout)
+            arrived = await _wait_until_parked(holder, tasks, max_wait)
             await holder.execute(text(f"select pg_advisory_unlock({GATE_KEY})"))
             await holder.commit()
         results = await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await _remove_gate(admin, table)
-    outcomes = [Outcome(None, r, sqlstate_of(r)) if isinstance(r, BaseException) else Outcome(r, None, None)
-                for r in results]
-    feedback.record_evidence("race", {"gate": f"{operation} {table}", "all_parked": arrived,
-                                      "outcomes": [o.describe() for o in outcomes]})
+    outcomes = [
+        Outcome(None, r, sqlstate_of(r)) if isinstance(r, BaseException) else Outcome(r, None, None) for r in results
+    ]
+    feedback.record_evidence(
+        "race", {"gate": f"{operation} {table}", "all_parked": arrived, "outcomes": [o.describe() for o in outcomes]}
+    )
     return outcomes
 
 
-async def _wait_until_parked(conn: Any, tasks: list[asyncio.Future[Any]], timeout: float) -> bool:
-    """Poll until every contender is waiting on a lock or done; False if the timeout came first."""
-    deadline = time.monotonic() + timeout
+async def _wait_until_parked(conn: Any, tasks: Sequence[asyncio.Future[Any]], max_wait: float) -> bool:
+    """Poll until every contender is waiting on a lock or done; False if ``max_wait`` s passed first."""
+    deadline = time.monotonic() + max_wait
     while True:
-        waiting = (await conn.execute(text(
-            "select count(*) from pg_stat_activity where datname = current_database() "
-            "and pid <> pg_backend_pid() and wait_event_type = 'Lock'"))).scalar_one()
+        waiting = (
+            await conn.execute(
+                text(
+                    "select count(*) from pg_stat_activity where datname = current_database() "
+                    "and pid <> pg_backend_pid() and wait_event_type = 'Lock'"
+                )
+            )
+        ).scalar_one()
         await conn.commit()
         if waiting + sum(t.done() for t in tasks) >= len(tasks):
             return True
@@ -101,11 +113,18 @@ async def _wait_until_parked(conn: Any, tasks: list[asyncio.Future[Any]], timeou
 
 async def _install_gate(admin: AsyncEngine, table: str, operation: str) -> None:
     async with admin.begin() as conn:
-        await conn.execute(text(
-            "create or replace function dbkata_gate() returns trigger language plpgsql as $$ begin "
-            f"perform pg_advisory_xact_lock_shared({GATE_KEY}); return coalesce(new, old); end $$"))
-        await conn.execute(text(f'create trigger dbkata_gate before {operation} on "{table}" '
-                                "for each row execute function dbkata_gate()"))
+        await conn.execute(
+            text(
+                "create or replace function dbkata_gate() returns trigger language plpgsql as $$ begin "
+                f"perform pg_advisory_xact_lock_shared({GATE_KEY}); return coalesce(new, old); end $$"
+            )
+        )
+        await conn.execute(
+            text(
+                f'create trigger dbkata_gate before {operation} on "{table}" '
+                "for each row execute function dbkata_gate()"
+            )
+        )
 
 
 async def _remove_gate(admin: AsyncEngine, table: str) -> None:

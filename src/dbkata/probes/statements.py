@@ -98,7 +98,8 @@ class StatementLog:
             feedback.fail(
                 f"{what} issues too many SQL statements",
                 f"Expected at most {limit} SQL statement(s); {self.count} were executed:",
-                *self.summary(), *self._lazy_lines(),
+                *self.summary(),
+                *self._lazy_lines(),
                 advice=advice or "Look for a query that runs once per row.",
             )
 
@@ -118,11 +119,15 @@ class StatementLog:
         return [f"Lazy loads: {attr} ×{n}" for attr, n in self.lazy_loads.most_common(3)]
 
     def _record(self, what: str) -> None:
-        feedback.record_evidence(f"statements: {what}", {
-            "count": self.count, "server_count": self.server_count,
-            "shapes": dict(Counter(s.shape for s in self.statements).most_common(20)),
-            "lazy_loads": dict(self.lazy_loads),
-        })
+        feedback.record_evidence(
+            f"statements: {what}",
+            {
+                "count": self.count,
+                "server_count": self.server_count,
+                "shapes": dict(Counter(s.shape for s in self.statements).most_common(20)),
+                "lazy_loads": dict(self.lazy_loads),
+            },
+        )
 
     # -- the window ---------------------------------------------------------------------------------
 
@@ -140,8 +145,9 @@ class StatementLog:
             await _server_stats(self._admin, reset=True)
         return self.__enter__()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.__exit__(exc_type, exc, tb)
         if self._admin is not None:
             self.server_count = await _server_stats(self._admin, reset=False)
@@ -153,8 +159,13 @@ def statements(admin: AsyncEngine | None = None) -> StatementLog:
 
 
 async def assert_statements_constant(
-    seed: Callable[[int], Awaitable[Any]], run: Callable[[], Awaitable[Any]], *, sizes: Sequence[int] = (10, 600),
-    what: str, noun: str = "rows", advice: str | None = None,
+    seed: Callable[[int], Awaitable[Any]],
+    run: Callable[[], Awaitable[Any]],
+    *,
+    sizes: Sequence[int] = (10, 600),
+    what: str,
+    noun: str = "rows",
+    advice: str | None = None,
 ) -> list[tuple[int, int]]:
     """Run ``run`` after ``seed(n)`` for each size; fail unless the statement count is the same for all."""
     __tracebackhide__ = True
@@ -172,7 +183,9 @@ async def assert_statements_constant(
         feedback.fail(
             f"{what} issues more SQL statements as the data grows",
             "; ".join(f"{n} {noun} → {c} statement(s)" for n, c in counts) + ".",
-            f"With {sizes[-1]} {noun}, the statements were:", *worst.summary(4), *worst._lazy_lines(),
+            f"With {sizes[-1]} {noun}, the statements were:",
+            *worst.summary(4),
+            *worst._lazy_lines(),
             advice=advice or f"Fetch what every one of the {noun} needs with a fixed number of queries.",
         )
     return counts
@@ -212,19 +225,33 @@ def _install() -> None:
 async def _server_stats(admin: AsyncEngine, *, reset: bool) -> int | None:
     """Reset, or read, pg_stat_statements for the current database and the app role (superuser only)."""
     async with admin.connect() as conn:
-        me = (await conn.execute(text(
-            "select rolsuper, exists(select 1 from pg_extension where extname = 'pg_stat_statements') "
-            "from pg_roles where rolname = current_user"))).one()
+        me = (
+            await conn.execute(
+                text(
+                    "select rolsuper, exists(select 1 from pg_extension where extname = 'pg_stat_statements') "
+                    "from pg_roles where rolname = current_user"
+                )
+            )
+        ).one()
         if not (me[0] and me[1]):
             return None
         if reset:
-            await conn.execute(text("select pg_stat_statements_reset(0, (select oid from pg_database "
-                                    "where datname = current_database()), 0)"))
+            await conn.execute(
+                text(
+                    "select pg_stat_statements_reset(0, (select oid from pg_database "
+                    "where datname = current_database()), 0)"
+                )
+            )
             return None
-        rows = (await conn.execute(text(
-            "select query, calls from pg_stat_statements s join pg_roles r on r.oid = s.userid "
-            "where s.dbid = (select oid from pg_database where datname = current_database()) "
-            "and not r.rolsuper"))).all()
+        rows = (
+            await conn.execute(
+                text(
+                    "select query, calls from pg_stat_statements s join pg_roles r on r.oid = s.userid "
+                    "where s.dbid = (select oid from pg_database where datname = current_database()) "
+                    "and not r.rolsuper"
+                )
+            )
+        ).all()
     return sum(int(calls) for query, calls in rows if not _SERVER_NOISE.match(query))
 
 
