@@ -76,7 +76,7 @@ def run_tree(folder: Path, *selection: str, timeout: float = 300, env: dict[str,
 def _sink(output: Path | None) -> Any:
     if output is None:
         return contextlib.nullcontext(subprocess.PIPE)
-    return open(output, "wb")  # noqa: SIM115 - closed by the caller's with-block
+    return open(output, "wb")
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout: float, output: Path | None) -> str:
@@ -111,10 +111,8 @@ def _read_regular(path: Path, limit: int) -> bytes:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _tail(out: bytes | None, limit: int = 20000) -> str:

@@ -11,11 +11,13 @@ The instructor chooses how much of the hidden checks a student sees:
 from __future__ import annotations
 
 import json
+import re
 
 from dbkata.grading.score import ExerciseScore, Item, StudentScore, TaskScore
 
 LEVELS = ("summary", "messages", "full")
 _MAX_LINES = 30
+_LOCATION = re.compile(r"^\S+\.py:\d+: ")
 
 
 def student_markdown(scored: StudentScore, level: str = "messages") -> str:
@@ -50,16 +52,37 @@ def task_markdown(task: TaskScore, level: str) -> list[str]:
     lines = [f"### Task {task.number} — {task.score:g} / {task.points:g}: {task.status}", "", task.reason + "."]
     if level == "summary":
         return lines
-    for item in task.items:
-        if item.passed and level != "full":
-            continue
-        lines += ["", f"- {'✓' if item.passed else '✗'} {_label(item, level)}: {item.outcome}"]
+    for group in _groups(task.items, level):
+        item, count = group[0], len(group)
+        label = _label(item, level) if count == 1 else f"{count} {_plural(item, level)}"
+        lines += ["", f"- {'✓' if item.passed else '✗'} {label}: {item.outcome}"]
         if item.message and not item.passed:
             lines += ["", *("  " + line for line in _block(_visible_text(item.message, item.kind, level)))]
         if level == "full" and item.evidence:
-            lines += ["", "  Evidence:", "", *("  " + line for line in _block(json.dumps(item.evidence, indent=1,
-                                                                                          sort_keys=True)))]
+            evidence = json.dumps(item.evidence, indent=1, sort_keys=True)
+            lines += ["", "  Evidence:", "", *("  " + line for line in _block(evidence))]
     return lines
+
+
+def _groups(items: tuple[Item, ...], level: str) -> list[list[Item]]:
+    """Items to show, consecutive hidden checks that failed the same way folded into one entry."""
+    groups: list[list[Item]] = []
+    for item in items:
+        if item.passed and level != "full":
+            continue
+        prev = groups[-1][0] if groups else None
+        same = prev is not None and level != "full" and prev.kind == item.kind == "check" \
+            and not prev.passed and not item.passed and prev.outcome == item.outcome \
+            and _visible_text(prev.message or "", "check", level) == _visible_text(item.message or "", "check", level)
+        if same:
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
+def _plural(item: Item, level: str) -> str:
+    return "hidden checks" if item.kind == "check" else "tests"
 
 
 def _label(item: Item, level: str) -> str:
@@ -72,10 +95,14 @@ def _label(item: Item, level: str) -> str:
 
 def _visible_text(message: str, kind: str, level: str) -> str:
     """What of a failure message the student sees: dbkata messages whole, other failures only their errors."""
-    if level == "full" or kind == "test" or message.lstrip().startswith("["):
+    if level == "full" or message.lstrip().startswith("["):
         return _cap(message)
-    errors = [line[1:].strip() for line in message.splitlines() if line.startswith("E ")]
-    return _cap("\n".join(errors) if errors else message.strip().splitlines()[-1])
+    lines = message.splitlines()
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    where = [line for line in lines if _LOCATION.match(line) and not line.startswith("/")]
+    if kind != "check" and where:
+        errors.append(where[-1])  # where in the student's (or the visible test's) code it went wrong
+    return _cap("\n".join(errors) if errors else (lines[-1] if lines else ""))
 
 
 def _cap(text: str) -> str:

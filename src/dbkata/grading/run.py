@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import signal
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -120,8 +121,21 @@ def _explain(result: RunResult) -> str | None:
     """The result's message; for a crash, with the last lines the run printed (why it died)."""
     if result.status != "crashed":
         return result.message
+    message = result.message or "crashed"
+    code = result.exit_code
+    if code is not None and code < 0:
+        message += f" (killed by signal {_signal_name(-code)})"
+    elif code is not None and "wrote no report" in message:
+        message += " (the process ended before pytest finished: os._exit(), or a crash in native code)"
     tail = [line for line in result.output.strip().splitlines() if line.strip()][-12:]
-    return "\n".join([result.message or "crashed", *(["last output:", *tail] if tail else [])])
+    return "\n".join([message, *(["last output:", *tail] if tail else [])])
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
 
 
 def _classify(result: RunResult, ctx: _Context) -> dict[str, Any]:
@@ -175,7 +189,9 @@ def _run_once(ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path | 
     timeout = min(ctx.settings.limits.timeout, remaining)
     limits = replace(ctx.settings.limits, timeout=timeout)
     try:
-        return run_tree(folder, *(str(folder / s) for s in selection), timeout=timeout,
+        targets = [str(folder / s) for s in selection] or [str(folder)]
+        # Captured output is never echoed back: a submission that prints 1 GB cannot flood the log.
+        return run_tree(folder, "--show-capture=no", *targets, timeout=timeout,
                         env=ctx.slot.env(tree, ctx.role.url),
                         prefix=ctx.slot.prefix(limits, no_network=ctx.settings.no_network,
                                                 hide=ctx.settings.hide),

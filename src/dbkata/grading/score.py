@@ -157,6 +157,8 @@ def _item(test: dict[str, Any]) -> Item:
 def _score_student_test(task: Task, runs: list[dict[str, Any]]) -> TaskScore:
     items = tuple(_student_test_item(r) for r in runs)
     reference = [r for r in runs if r.get("target") == "solution"]
+    if reference and reference[0].get("outcome") == "not submitted":
+        return TaskScore(task.number, task.points, 0.0, f"{task.student_test} was not submitted", items)
     if not reference or reference[0].get("outcome") != "passed":
         got = reference[0] if reference else {"outcome": "not run", "message": None}
         why = f"your {task.student_test} must pass on the reference solution; there it {_describe(got)}"

@@ -1,0 +1,135 @@
+"""Hostile and broken submissions each get a clear result, and the rest of the class is graded normally.
+
+One grade.py run over a class of eight: an honest full solution and seven submissions whose code
+misbehaves on purpose. Bounded for a shared 2-core machine: 8 s per exercise run, 128 processes per
+sandbox user, 2 GB of address space, 64 MB per written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.grading.conftest import SOLVED_ECHO, WORKBOOK, run_grade, submit
+
+ECHO = "level2/ex02_echo/echo.py"
+HOSTILE = {
+    "syntax": "def echo(:\n",
+    "loop": "async def echo(value):\n    while True:\n        pass\n",
+    "exit": "import os\n\n\nasync def echo(value):\n    os._exit(0)\n",
+    "alloc": "async def echo(value):\n    block = bytearray(4 << 30)  # 4 GB\n    return value\n",
+    "forks": ("import os, time\n\n\nasync def echo(value):\n    while True:\n        if os.fork() == 0:\n"
+              "            time.sleep(600)\n            os._exit(0)\n"),
+    "print": "async def echo(value):\n    line = 'x' * 1023\n    for _ in range(1 << 20):  # 1 GB\n"
+             "        print(line)\n    return value\n",
+    "fakeinfra": ("import json, os, sys\n\n\nasync def echo(value):\n"
+                  "    path = next(a.split('=', 1)[1] for a in sys.argv if a.startswith('--dbkata-report='))\n"
+                  "    report = {'version': 1, 'status': 'infrastructure_error', 'exit_code': 4,\n"
+                  "              'infrastructure_error': 'the database server died', 'collection_errors': [],"
+                  " 'tests': []}\n"
+                  "    with open(path, 'w') as fh:\n        json.dump(report, fh)\n    os._exit(4)\n"),
+}
+DELETER = """import shutil
+from pathlib import Path
+
+
+async def echo(value):
+    here = Path(__file__).resolve()
+    for target in {targets!r} + [str(here.parents[5]), str(Path.home())]:
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            Path(target, "canary.txt").unlink()
+        except OSError:
+            pass
+    return value
+"""
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("hostile")
+    base.chmod(0o755)
+    subs, out, outside = base / "submissions", base / "out", base / "outside"
+    outside.mkdir()
+    (outside / "canary.txt").write_text("still here")
+    submit(subs, "honest", {ECHO: SOLVED_ECHO})
+    for student, code in HOSTILE.items():
+        submit(subs, student, {ECHO: code})
+    targets = [str(outside), str(out), str(subs / "honest"), str(WORKBOOK / "checks")]
+    submit(subs, "deleter", {ECHO: DELETER.format(targets=targets)})
+    run_grade(subs, "--out", out, "--jobs", "2", "--timeout", "8", "--exercise", "level2/ex02_echo")
+    results = json.loads((out / "results.json").read_text())
+    by_student = {s["student"]: s["exercises"][1] for s in results["students"]}
+    feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
+    return {"out": out, "subs": subs, "outside": outside, "ex": by_student, "feedback": feedback}
+
+
+def test_the_honest_student_is_graded_normally(graded: dict[str, Any]) -> None:
+    assert graded["ex"]["honest"]["score"] == 2
+    assert graded["ex"]["honest"]["run_status"] == "ok"
+
+
+def test_syntax_error_is_reported_with_its_line(graded: dict[str, Any]) -> None:
+    assert graded["ex"]["syntax"]["score"] == 0
+    assert "SyntaxError: invalid syntax" in graded["feedback"]["syntax"]
+    assert 'exercises/level2/ex02_echo/echo.py", line 1' in graded["feedback"]["syntax"]
+
+
+def test_infinite_loop_times_out(graded: dict[str, Any]) -> None:
+    assert (graded["ex"]["loop"]["run_status"], graded["ex"]["loop"]["message"]) == ("timeout",
+                                                                                    "timed out after 8 s")
+    assert "the test run did not finish in time: timed out after 8 s" in graded["feedback"]["loop"]
+
+
+def test_os_exit_is_a_crash_with_a_reason(graded: dict[str, Any]) -> None:
+    assert graded["ex"]["exit"]["run_status"] == "crashed"
+    assert graded["ex"]["exit"]["message"].startswith("pytest exited with code 0 and wrote no report")
+
+
+def test_a_4gb_allocation_fails_with_memory_error(graded: dict[str, Any]) -> None:
+    assert graded["ex"]["alloc"]["score"] == 0
+    assert "MemoryError" in graded["feedback"]["alloc"]
+
+
+def test_runaway_forking_hits_the_process_limit_and_leaves_nothing_running(graded: dict[str, Any]) -> None:
+    assert graded["ex"]["forks"]["score"] == 0
+    assert "Resource temporarily unavailable" in graded["feedback"]["forks"]
+    left = []
+    for proc in psutil.process_iter(["username"]):
+        if (proc.info["username"] or "").startswith("dbkata-sbx-"):
+            left.append(proc.pid)
+    assert left == []
+
+
+def test_a_1gb_print_is_cut_at_the_file_size_limit(graded: dict[str, Any]) -> None:
+    assert graded["ex"]["print"]["score"] == 0
+    assert "File too large" in graded["feedback"]["print"]
+
+
+def test_a_faked_infrastructure_error_is_not_believed(graded: dict[str, Any]) -> None:
+    fake = graded["ex"]["fakeinfra"]
+    assert fake["run_status"] == "crashed"
+    assert fake["message"].startswith("the run reported a database failure, but the grader found the server healthy")
+    assert fake["score"] == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as a normal user, code runs as that user and can delete its files")
+def test_deleting_files_outside_its_folder_fails(graded: dict[str, Any]) -> None:
+    assert (graded["outside"] / "canary.txt").read_text() == "still here"
+    assert (graded["subs"] / "honest" / "exercises" / ECHO).read_text() == SOLVED_ECHO
+    assert (WORKBOOK / "checks" / "level2" / "ex02_echo" / "check_echo.py").is_file()
+    assert (graded["out"] / "grades.csv").is_file()
+    # What it could delete was its own run folder, which costs it checks: a clear result, nothing more.
+    assert graded["ex"]["deleter"]["run_status"] in ("ok", "crashed")
+    assert graded["ex"]["deleter"]["score"] < 2
+
+
+def test_every_student_has_a_row(graded: dict[str, Any]) -> None:
+    lines = (graded["out"] / "grades.csv").read_text().splitlines()
+    assert len(lines) == 1 + 1 + len(HOSTILE) + 1
+    assert not any(Path(graded["out"], "records").glob(".*.tmp"))
