@@ -57,6 +57,7 @@ def merge_cmd(argv: list[str]) -> int:
     p.add_argument("inputs", type=Path, nargs="+", help="output folders of shard runs")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--feedback", choices=LEVELS, default="messages")
+    p.add_argument("--workbook", type=Path, default=HERE, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     merge(a.inputs, a.out, a.feedback)
     print(f"merged {len(a.inputs)} folder(s) into {a.out}")

@@ -1,0 +1,135 @@
+"""A small class end to end: scores, cheating that changes nothing, kill -9 and resume, shards and merge.
+
+The same class is graded three ways; every output file must be byte-identical between them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dbkata.grading.collect import in_shard
+from tests.grading.conftest import SOLVED_ECHO, WORKBOOK, grade_cmd, outputs, run_grade, submit
+
+SOLUTIONS = WORKBOOK / "solutions" / "level2"
+BUGGY_ECHO = SOLVED_ECHO.replace("select(literal(value))", "select(literal(value.replace(\"'\", \"\")))")
+FORCE_PASS = '''import pytest
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    report.outcome = "passed"
+'''
+CLASS: dict[str, dict[str, str]] = {
+    "full": {"level2/ex01_tally/tally.py": (SOLUTIONS / "ex01_tally" / "tally.py").read_text(),
+             "level2/ex01_tally/test_mine.py": (SOLUTIONS / "ex01_tally" / "test_mine.py").read_text(),
+             "level2/ex02_echo/echo.py": SOLVED_ECHO},
+    "twin": {"level2/ex02_echo/echo.py": BUGGY_ECHO},
+    "cheater": {"level2/ex02_echo/echo.py": BUGGY_ECHO,
+                "level2/ex02_echo/test_echo.py": "def test_echo():\n    assert True\n",
+                "level2/ex02_echo/conftest.py": FORCE_PASS,
+                "level2/conftest.py": FORCE_PASS},
+    "broken": {"level2/ex02_echo/echo.py": "async def echo(value)\n    return value\n"},
+}
+
+
+def _class(base: Path) -> Path:
+    subs = base / "submissions"
+    for student, files in CLASS.items():
+        submit(subs, student, files)
+    cheater = subs / "cheater"
+    (cheater / "checks" / "level2" / "ex02_echo").mkdir(parents=True)
+    (cheater / "checks" / "level2" / "ex02_echo" / "check_echo.py").write_text("def test_ok():\n    pass\n")
+    (cheater / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:dbkata'\n")
+    (cheater / "conftest.py").write_text(FORCE_PASS)
+    return subs
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("batch")
+    subs = _class(base)
+    run_grade(subs, "--out", base / "single", "--jobs", "2", "--timeout", "60")
+    return {"base": base, "subs": subs, "out": base / "single"}
+
+
+def _grades(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "grades.csv", newline="") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+def test_scores_of_the_class(single: dict[str, Any]) -> None:
+    grades = _grades(single["out"])
+    assert {s: (g["level2/ex01_tally"], g["level2/ex02_echo"], g["total"], g["status"]) for s, g in grades.items()} \
+        == {"broken": ("0", "0", "0", "graded"), "cheater": ("0", "1.5", "1.5", "graded"),
+            "full": ("7", "2", "9", "graded"), "twin": ("0", "1.5", "1.5", "graded")}
+    assert grades["full"]["level2/ex01_tally task 4 (manual)"] == ""
+
+
+def test_cheating_with_tests_conftest_checks_and_config_changes_nothing(single: dict[str, Any]) -> None:
+    results = json.loads((single["out"] / "results.json").read_text())
+    echo = {s["student"]: s["exercises"][1] for s in results["students"]}
+    assert echo["cheater"]["tasks"] == echo["twin"]["tasks"]
+    assert echo["cheater"]["files"] == ["echo.py"]  # nothing but the editable file was taken
+
+
+def test_student_test_is_run_against_reference_starter_and_bad_variants(single: dict[str, Any]) -> None:
+    results = json.loads((single["out"] / "results.json").read_text())
+    task3 = next(s for s in results["students"] if s["student"] == "full")["exercises"][0]["tasks"][2]
+    assert [(i["name"], i["outcome"], i["passed"]) for i in task3["items"]] == [
+        ("on the reference solution", "passed", True),
+        ("on the starter code", "failed", True),
+        ("on the flawed version bad_no_commit", "failed", True),
+        ("on the flawed version bad_off_by_one", "failed", True),
+    ]
+    assert task3["score"] == 2
+
+
+def test_kill_minus_9_then_resume_gives_identical_outputs(single: dict[str, Any]) -> None:
+    out = single["base"] / "killed"
+    proc = subprocess.Popen(grade_cmd(single["subs"], "--out", out, "--jobs", "2", "--timeout", "60"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = out / "records"
+    deadline = time.monotonic() + 180
+    while proc.poll() is None and not list(records.glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting for an event (a file appears), not timing anything
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(records.glob("*.json")))
+    assert 1 <= done_before < len(CLASS), "the kill should land mid-run"
+    resumed = run_grade(single["subs"], "--out", out, "--jobs", "2", "--timeout", "60")
+    assert resumed.stderr.count("] ") == len(CLASS) - done_before  # only what was left was graded
+    assert outputs(out) == outputs(single["out"])
+    again = run_grade(single["subs"], "--out", out, "--jobs", "2", "--timeout", "60")
+    assert "graded 0 of 0" in again.stderr  # a finished batch is not graded again
+
+
+def test_merged_shards_equal_a_single_run(single: dict[str, Any]) -> None:
+    assert {in_shard(s, (1, 2)) for s in CLASS} == {True, False}, "both shards must hold students"
+    shards = [single["base"] / f"shard{k}" for k in (1, 2)]
+    for k, shard_out in enumerate(shards, start=1):
+        run_grade(single["subs"], "--out", shard_out, "--jobs", "2", "--timeout", "60", "--shard", f"{k}/2")
+    merged = single["base"] / "merged"
+    run_grade("merge", *shards, "--out", merged)
+    assert outputs(merged) == outputs(single["out"])
+
+
+def test_merge_refuses_outputs_of_another_workbook_or_settings(single: dict[str, Any], tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    info = json.loads((single["out"] / "batch.json").read_text())
+    info["settings"]["limits"]["timeout"] = 5
+    (other / "batch.json").write_text(json.dumps(info))
+    proc = subprocess.run(grade_cmd("merge", single["out"], other, "--out", tmp_path / "m"),
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert "graded with another workbook or other settings" in proc.stderr
