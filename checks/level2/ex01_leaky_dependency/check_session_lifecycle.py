@@ -1,0 +1,115 @@
+"""Hidden checks for task 1: get_session() finishes every request, on every path, and owns the transaction."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import SAWarning
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import dbkata
+from dbkata.exercise import Exercise
+
+pytestmark = pytest.mark.task(1)
+
+SEEDED = ["Buy milk", "Call mum", "Pay rent"]
+
+
+@pytest.fixture
+async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    async with admin.begin() as conn:
+        for title in SEEDED:
+            await conn.execute(text("insert into task (title) values (:t)"), {"t": title})
+    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
+        yield client
+
+
+@asynccontextmanager
+async def refusing(admin: AsyncEngine, nth: int) -> AsyncIterator[None]:
+    """The database refuses the nth INSERT into task while the block runs."""
+    async with dbkata.fail_nth(admin, table="task", nth=nth):
+        yield
+        # A session the code abandoned keeps its transaction, and its lock on task, until the garbage
+        # collector reclaims it; removing the trigger would wait for that lock. Reclaim it first.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SAWarning)
+            gc.collect()
+
+
+async def committed_titles(admin: AsyncEngine) -> list[str]:
+    async with admin.connect() as conn:
+        return list((await conn.execute(text("select title from task order by id"))).scalars())
+
+
+async def test_no_connection_is_kept_by_failing_requests(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    statuses = []
+    async with refusing(admin, nth=1), dbkata.connections(admin) as probe:
+        statuses.append((await client.post("/tasks", json={"title": "Tidy"})).status_code)  # the database refuses
+        for missing in (4, 999, 12345, 7):
+            statuses.append((await client.get(f"/tasks/{missing}")).status_code)
+        for batch in (["Buy milk"], ["Walk the dog", "Call mum"], ["Read", "Write", "Pay rent"]):
+            statuses.append((await client.post("/tasks/batch", json={"titles": batch})).status_code)
+    probe.assert_no_leaks(what="8 failed requests (POST /tasks refused by the database → 500, 4 × GET of a "
+                               "missing task → 404, 3 × POST /tasks/batch with a taken title → 409)")
+    assert statuses == [500] + [404] * 4 + [409] * 3, statuses
+
+
+async def test_successful_requests_are_committed_and_closed(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    async with dbkata.connections(admin) as probe:
+        single = await client.post("/tasks", json={"title": "Water the plants"})
+        batch = await client.post("/tasks/batch", json={"titles": ["Book flights", "Renew passport"]})
+        found = await client.get("/tasks/1")
+    probe.assert_no_leaks(what="3 successful requests (POST /tasks, POST /tasks/batch, GET /tasks/1)")
+    assert (single.status_code, batch.status_code, found.status_code) == (201, 201, 200)
+    expected = [*SEEDED, "Water the plants", "Book flights", "Renew passport"]
+    titles = await committed_titles(admin)
+    if titles != expected:
+        dbkata.fail("a successful request is not committed",
+                    "POST /tasks 'Water the plants' and POST /tasks/batch ['Book flights', 'Renew passport'] "
+                    "both answered 201.",
+                    f"Afterwards, read from a separate connection, the task titles were {titles};",
+                    f"expected {expected}.",
+                    advice="Commit when the route returns normally.")
+
+
+@pytest.mark.parametrize(("titles", "nth_insert_fails"), [
+    (["Walk the dog", "Call mum"], None),  # 409 at the 2nd title
+    (["Read", "Write", "Draw", "Pay rent"], None),  # 409 at the 4th title
+    (["Tidy", "Cook", "Shop", "Clean"], 3),  # the database refuses the 3rd INSERT
+])
+async def test_a_failed_request_leaves_no_row(client: httpx.AsyncClient, admin: AsyncEngine, titles: list[str],
+                                               nth_insert_fails: int | None) -> None:
+    before = await dbkata.snapshot(admin, "task")
+    if nth_insert_fails is None:
+        response = await client.post("/tasks/batch", json={"titles": titles})
+        what = f"POST /tasks/batch {titles} answered {response.status_code} (one title was taken)"
+    else:
+        async with refusing(admin, nth=nth_insert_fails):
+            response = await client.post("/tasks/batch", json={"titles": titles})
+        what = f"POST /tasks/batch {titles} answered {response.status_code} (the database refused INSERT #3)"
+    assert response.status_code >= 400, f"{what}: expected an error status"
+    dbkata.assert_unchanged(before, await dbkata.snapshot(admin, "task"), what=what,
+                            advice="When the route raises, roll back what the request flushed.")
+
+
+async def test_errors_still_reach_the_client(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    got = []
+    async with refusing(admin, nth=1):
+        refused = await client.post("/tasks", json={"title": "Refused"})
+    got.append(("POST /tasks refused by the database", refused.status_code, 500))
+    missing = await client.get("/tasks/404")
+    got.append(("GET /tasks/404", missing.status_code, 404))
+    taken = await client.post("/tasks/batch", json={"titles": ["Fresh", "Buy milk"]})
+    got.append(("POST /tasks/batch with the taken title 'Buy milk'", taken.status_code, 409))
+    wrong = [f"{call} answered {status}; expected {want}" for call, status, want in got if status != want]
+    if wrong:
+        dbkata.fail("an error no longer reaches the client", *wrong,
+                    "The route's exception must leave get_session() again, after the rollback.",
+                    advice="Look at what your except block does with the exception it caught.")
