@@ -159,3 +159,23 @@ async def slow_report_blocking() -> None:
     url = os.environ["DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
     with psycopg.connect(url) as conn:  # BUG: a synchronous driver call inside async code
         conn.execute("select pg_sleep(0.3)")
+
+
+async def transfer_locking_in_argument_order(a: int, b: int, amount: int) -> None:
+    async with sessions()() as s, s.begin():
+        for account_id in (a, b):  # BUG: each transfer locks its own source first
+            await s.execute(select(Account).where(Account.id == account_id).with_for_update())
+        await s.execute(update(Account).where(Account.id == a).values(balance=Account.balance - amount))
+        await s.execute(update(Account).where(Account.id == b).values(balance=Account.balance + amount))
+
+
+async def transfer_retrying_deadlocks(a: int, b: int, amount: int) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    for _ in range(3):
+        try:
+            return await transfer_locking_in_argument_order(a, b, amount)
+        except DBAPIError as exc:  # BUG: hides the deadlock from the client instead of preventing it
+            if getattr(exc.orig, "sqlstate", None) != "40P01":
+                raise
+    raise RuntimeError("gave up")

@@ -68,3 +68,52 @@ async def test_ordered_transfers_do_not_deadlock(apps: ModuleType, admin: AsyncE
     )
     assert [o.kind for o in outcomes] == ["ok", "ok"]
     assert await _balances(admin) == [100, 100]
+
+
+@pytest.mark.parametrize("repeat", range(5))
+async def test_lockstep_parks_after_select_for_update(apps: ModuleType, admin: AsyncEngine, repeat: int) -> None:
+    """Locks taken by SELECT ... FOR UPDATE (no trigger can gate them) still meet head-on."""
+    await _accounts(admin, 100, 100)
+    run = await dbkata.lockstep(
+        admin,
+        [
+            lambda: apps.transfer_locking_in_argument_order(1, 2, 10),
+            lambda: apps.transfer_locking_in_argument_order(2, 1, 10),
+        ],
+        table="account",
+    )
+    assert run.all_paused
+    assert sorted(o.kind for o in run.outcomes) == ["deadlock", "ok"]
+    assert run.deadlocks == 1
+
+
+@pytest.mark.parametrize("repeat", range(3))
+async def test_lockstep_sees_a_deadlock_the_code_retried_away(
+    apps: ModuleType, admin: AsyncEngine, repeat: int
+) -> None:
+    await _accounts(admin, 100, 100)
+    run = await dbkata.lockstep(
+        admin,
+        [lambda: apps.transfer_retrying_deadlocks(1, 2, 10), lambda: apps.transfer_retrying_deadlocks(2, 1, 10)],
+        table="account",
+    )
+    assert [o.kind for o in run.outcomes] == ["ok", "ok"]  # the client saw nothing wrong...
+    assert run.deadlocks >= 1  # ...but PostgreSQL had to break a deadlock
+
+
+@pytest.mark.parametrize("repeat", range(3))
+async def test_lockstep_accepts_ordered_locking(apps: ModuleType, admin: AsyncEngine, repeat: int) -> None:
+    await _accounts(admin, 100, 100)
+    run = await dbkata.lockstep(
+        admin, [lambda: apps.transfer_ordered(1, 2, 10), lambda: apps.transfer_ordered(2, 1, 10)], table="account"
+    )
+    assert [o.kind for o in run.outcomes] == ["ok", "ok"]
+    assert run.deadlocks == 0
+    assert await _balances(admin) == [100, 100]
+
+
+def test_takes_row_locks() -> None:
+    assert dbkata.takes_row_locks("SELECT account.id FROM account WHERE account.id = $1 FOR UPDATE", "account")
+    assert dbkata.takes_row_locks("UPDATE account SET balance=(account.balance - $1)", "account")
+    assert not dbkata.takes_row_locks("SELECT account.id FROM account", "account")
+    assert not dbkata.takes_row_locks("UPDATE note SET body = $1", "account")

@@ -4,13 +4,14 @@ from dbkata.probes.asgi import AsgiResult, asgi_request
 from dbkata.probes.atomicity import Injection, Snapshot, assert_unchanged, fail_nth, snapshot
 from dbkata.probes.connections import ConnectionWindow, connections
 from dbkata.probes.loop import loop_stall, peak_concurrency
-from dbkata.probes.races import Outcome, race, sqlstate_of
+from dbkata.probes.races import LockstepRun, Outcome, lockstep, race, sqlstate_of, takes_row_locks
 from dbkata.probes.statements import Statement, StatementLog, assert_statements_constant, statements
 
 __all__ = [
     "AsgiResult",
     "ConnectionWindow",
     "Injection",
+    "LockstepRun",
     "Outcome",
     "Snapshot",
     "Statement",
@@ -20,10 +21,12 @@ __all__ = [
     "assert_unchanged",
     "connections",
     "fail_nth",
+    "lockstep",
     "loop_stall",
     "peak_concurrency",
     "race",
     "snapshot",
     "sqlstate_of",
     "statements",
+    "takes_row_locks",
 ]

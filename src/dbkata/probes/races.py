@@ -1,26 +1,39 @@
 """Probe 4: truly concurrent transactions, made deterministic by a gate inside the database.
 
-A ``BEFORE`` trigger on the gated table takes a shared advisory lock; the harness holds that lock
-exclusively while it starts every contender, waits (polling ``pg_stat_activity``, never sleeping a
-fixed time) until each is blocked on a lock or finished, then opens the gate. Every interleaving
-that can go wrong therefore does go wrong, on every run: two read-modify-writes both read the old
-value; opposite transfers both hold their first row. Outcomes are classified by SQLSTATE.
+The harness holds an advisory lock exclusively while it starts every contender; each contender is
+made to take the same lock (shared) at a chosen point, so it parks there. The harness waits (polling
+``pg_stat_activity``, never sleeping a fixed time) until each is blocked on a lock or finished, then
+opens the gate. Every interleaving that can go wrong therefore goes wrong, on every run.
+
+* ``race``: the gate is a ``BEFORE`` trigger on a table (works for any client, even out of process):
+  two read-modify-writes both read the old value before either writes.
+* ``lockstep``: each transaction parks right after every statement that locks rows of a table
+  (``UPDATE``/``DELETE``, ``SELECT ... FOR UPDATE/SHARE``): opposite transfers both hold their first
+  row before either asks for its second. It also records every SQLSTATE raised meanwhile, so a
+  deadlock that the code caught and retried is still seen.
+
+Outcomes are classified by SQLSTATE.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbkata import feedback
+from dbkata.exercise import TRACKER
 
 GATE_KEY = 731_540_001  # the advisory-lock key of the gate
+_LOCK_CLAUSE = re.compile(r"\bfor\s+(no\s+key\s+update|update|key\s+share|share)\b")
 _KINDS = {"40P01": "deadlock", "40001": "serialization_failure", "55P03": "lock_timeout", "57014": "timeout"}
 
 
@@ -89,6 +102,97 @@ async def race(
         "race", {"gate": f"{operation} {table}", "all_parked": arrived, "outcomes": [o.describe() for o in outcomes]}
     )
     return outcomes
+
+
+@dataclass(frozen=True)
+class LockstepRun:
+    """How each call ended, and every SQLSTATE PostgreSQL raised meanwhile (even ones code caught)."""
+
+    outcomes: list[Outcome]
+    database_errors: list[str]
+    all_paused: bool  # False if the harness gave up waiting and let the calls go early
+
+    @property
+    def deadlocks(self) -> int:
+        """How many times PostgreSQL broke a deadlock (SQLSTATE 40P01) during the run."""
+        return self.database_errors.count("40P01")
+
+
+def takes_row_locks(sql: str, table: str) -> bool:
+    """Whether ``sql`` locks rows of ``table``: ``UPDATE``/``DELETE`` on it, or a locking ``SELECT``."""
+    folded = " ".join(sql.lower().replace('"', "").split())
+    if not re.search(rf"\b{re.escape(table)}\b", folded):
+        return False
+    return folded.startswith(("update ", "delete ")) or bool(_LOCK_CLAUSE.search(folded))
+
+
+async def lockstep(
+    admin: AsyncEngine, calls: Sequence[Callable[[], Awaitable[Any]]], *, table: str, max_wait: float = 10.0
+) -> LockstepRun:
+    """Run ``calls`` concurrently, each parked after its row-locking statements until all are parked."""
+    errors: list[str] = []
+    async with admin.connect() as holder:
+        await holder.execute(text(f"select pg_advisory_lock({GATE_KEY})"))
+        await holder.commit()
+        try:
+            with _pause_after_locks(table), _database_errors(errors):
+                tasks = [asyncio.ensure_future(call()) for call in calls]
+                paused = await _wait_until_parked(holder, tasks, max_wait)
+                await holder.execute(text(f"select pg_advisory_unlock({GATE_KEY})"))
+                await holder.commit()
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await holder.execute(text("select pg_advisory_unlock_all()"))
+            await holder.commit()
+    run = LockstepRun(_outcomes(results), errors, paused)
+    feedback.record_evidence(
+        "lockstep",
+        {
+            "table": table,
+            "all_paused": paused,
+            "database_errors": errors,
+            "outcomes": [o.describe() for o in run.outcomes],
+        },
+    )
+    return run
+
+
+def _outcomes(results: Sequence[Any]) -> list[Outcome]:
+    return [
+        Outcome(None, r, sqlstate_of(r)) if isinstance(r, BaseException) else Outcome(r, None, None) for r in results
+    ]
+
+
+@contextmanager
+def _pause_after_locks(table: str) -> Iterator[None]:
+    def after_cursor_execute(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if conn.engine not in TRACKER.harness and takes_row_locks(statement, table):
+            # A second cursor on the same driver connection, so the first one's rows stay intact.
+            gate = conn.connection.dbapi_connection.cursor()
+            try:
+                gate.execute(f"select pg_advisory_xact_lock_shared({GATE_KEY})")
+            finally:
+                gate.close()
+
+    event.listen(Engine, "after_cursor_execute", after_cursor_execute)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "after_cursor_execute", after_cursor_execute)
+
+
+@contextmanager
+def _database_errors(errors: list[str]) -> Iterator[None]:
+    def handle_error(context: Any) -> None:
+        state = sqlstate_of(context.original_exception)
+        if state:
+            errors.append(state)
+
+    event.listen(Engine, "handle_error", handle_error)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "handle_error", handle_error)
 
 
 async def _wait_until_parked(conn: Any, tasks: Sequence[asyncio.Future[Any]], max_wait: float) -> bool:
