@@ -1,0 +1,17 @@
+"""The engine and the session factory (given)."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+_factory: async_sessionmaker[AsyncSession] | None = None
+
+
+def session_factory() -> async_sessionmaker[AsyncSession]:
+    """The session factory, bound to ``$DATABASE_URL`` (created on first use, never at import)."""
+    global _factory
+    if _factory is None:
+        _factory = async_sessionmaker(create_async_engine(os.environ["DATABASE_URL"]), expire_on_commit=False)
+    return _factory
