@@ -67,7 +67,7 @@ def find_entries(folder: Path) -> tuple[list[Path], list[str]]:
     entries: dict[str, list[Path]] = {}
     skipped = []
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or entry.name.lower().startswith("readme"):
             continue
         if entry.is_symlink() or not (entry.is_dir() or entry.name.endswith(_ARCHIVES)):
             skipped.append(f"{entry.name}: not a folder, .zip or .tar.gz; skipped")

@@ -53,8 +53,8 @@ def task_markdown(task: TaskScore, level: str) -> list[str]:
     if level == "summary":
         return lines
     for group in _groups(task.items, level):
-        item, count = group[0], len(group)
-        label = _label(item, level) if count == 1 else f"{count} {_plural(item, level)}"
+        item = group[0]
+        label = _label(item, level) if len(group) == 1 else _plural(group, level)
         lines += ["", f"- {'✓' if item.passed else '✗'} {label}: {item.outcome}"]
         if item.message and not item.passed:
             lines += ["", *("  " + line for line in _block(_visible_text(item.message, item.kind, level)))]
@@ -65,24 +65,28 @@ def task_markdown(task: TaskScore, level: str) -> list[str]:
 
 
 def _groups(items: tuple[Item, ...], level: str) -> list[list[Item]]:
-    """Items to show, consecutive hidden checks that failed the same way folded into one entry."""
+    """Items to show; consecutive ones of a kind that failed the same way are folded into one entry."""
     groups: list[list[Item]] = []
     for item in items:
         if item.passed and level != "full":
             continue
         prev = groups[-1][0] if groups else None
-        same = prev is not None and level != "full" and prev.kind == item.kind == "check" \
-            and not prev.passed and not item.passed and prev.outcome == item.outcome \
-            and _visible_text(prev.message or "", "check", level) == _visible_text(item.message or "", "check", level)
-        if same:
+        if prev is not None and level != "full" and _same_failure(prev, item, level):
             groups[-1].append(item)
         else:
             groups.append([item])
     return groups
 
 
-def _plural(item: Item, level: str) -> str:
-    return "hidden checks" if item.kind == "check" else "tests"
+def _same_failure(a: Item, b: Item, level: str) -> bool:
+    return a.kind == b.kind and not a.passed and not b.passed and a.outcome == b.outcome \
+        and _visible_text(a.message or "", a.kind, level) == _visible_text(b.message or "", b.kind, level)
+
+
+def _plural(group: list[Item], level: str) -> str:
+    if group[0].kind == "check":
+        return f"{len(group)} hidden checks"
+    return f"{len(group)} visible tests ({', '.join(f'`{i.name}`' for i in group)})"
 
 
 def _label(item: Item, level: str) -> str:

@@ -1,0 +1,5 @@
+"""Visible tests (edited by the student so that they always pass)."""
+
+
+def test_search() -> None:
+    assert True

@@ -1,0 +1,56 @@
+"""The demo class in examples/submissions grades as its README says, on the real workbook."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dbkata.catalog import load_catalog
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "examples" / "submissions"
+EX07 = "level2/ex07_sql_injection"
+
+
+def test_ada_holds_the_reference_solutions() -> None:
+    """ada is 'a full solution': her files must be the current solutions (copy them again if not)."""
+    catalog = load_catalog(ROOT)
+    for spec in catalog.exercises:
+        solved = catalog.solution_dir(spec)
+        if not (DEMO / "ada" / "exercises" / spec.id).is_dir():
+            continue  # an exercise newer than the demo: `python examples/refresh_demo.py` adds it
+        for path in sorted(solved.iterdir()) if solved.is_dir() else []:
+            if path.name in spec.editable:
+                ada = DEMO / "ada" / "exercises" / spec.id / path.name
+                assert ada.is_file() and ada.read_text() == path.read_text(), f"re-copy {path} to {ada}"
+
+
+@pytest.fixture(scope="module")
+def demo_grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    base = tmp_path_factory.mktemp("demo")
+    subs, out = base / "submissions", base / "grades"
+    shutil.copytree(DEMO, subs)
+    twin = subs / "dee-twin" / "exercises" / EX07  # dee without the cheating: only her repo.py
+    twin.mkdir(parents=True)
+    shutil.copyfile(DEMO / "dee" / "exercises" / EX07 / "repo.py", twin / "repo.py")
+    proc = subprocess.run([sys.executable, str(ROOT / "grade.py"), str(subs), "--out", str(out), "--jobs", "2",
+                           "--exercise", EX07], capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(out / "grades.csv", newline="") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+def test_demo_class_on_the_sql_injection_exercise(demo_grades: dict[str, dict[str, str]]) -> None:
+    points = load_catalog(ROOT).get(EX07).points
+    ex07 = {student: float(row[EX07]) for student, row in demo_grades.items()}
+    assert sorted(ex07) == ["ada", "ben", "cy", "dee", "dee-twin"], demo_grades
+    assert ex07["ada"] == points, ex07
+    assert 0 < ex07["ben"] < points  # one flaw left
+    assert ex07["cy"] < ex07["ben"]  # broken code
+    assert ex07["dee"] == ex07["dee-twin"] < points  # the cheating changed nothing
+    assert {row["status"] for row in demo_grades.values()} == {"incomplete"}, demo_grades  # other exercises not graded yet
