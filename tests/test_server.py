@@ -231,3 +231,14 @@ def test_normal_user_gets_its_own_working_server(pytester: pytest.Pytester) -> N
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "3 passed" in proc.stdout
     assert (base / "cluster" / "pgdata").stat().st_uid == 65534  # the server ran as that user, not a helper
+
+
+@pytest.mark.parametrize("url", ["garbage", "mysql://me:secret@db/app"])
+def test_unusable_url_is_a_usage_error_before_any_test(pytester: pytest.Pytester, url: str) -> None:
+    _sample(pytester)
+    result = pytester.runpytest_subprocess(f"--dbkata-db-url={url}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = result.stderr.str()
+    assert errors.count("is not usable") == 1
+    assert "secret" not in errors
+    assert "postgresql://USER:PASSWORD@HOST:PORT/DBNAME" in errors

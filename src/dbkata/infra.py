@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import NoReturn
 
 import psycopg
 import pytest
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dbkata.cluster import Cluster, Database
@@ -25,6 +27,8 @@ class Infrastructure:
 
     def __init__(self, cli_url: str | None, *, keep_server: bool) -> None:
         self.url = configured_url(cli_url)
+        if self.url:
+            _validate(self.url)
         self.keep_server = keep_server or os.environ.get("DBKATA_KEEP_SERVER") == "1"
         self._server: EmbeddedServer | None = None
         self._cluster: Cluster | None = None
@@ -115,3 +119,16 @@ class Infrastructure:
     @staticmethod
     def _exit(message: str) -> NoReturn:
         pytest.exit("\n" + message, returncode=INFRA_EXIT_CODE)
+
+
+def _validate(url: str) -> None:
+    """Refuse, once and before any test, a database URL that is not a PostgreSQL URL."""
+    try:
+        Endpoint.from_url(url)
+    except (ArgumentError, ValueError) as exc:
+        shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+        raise pytest.UsageError(
+            f"dbkata: the database URL {shown!r} (from --dbkata-db-url or DATABASE_URL) is not usable: {exc}.\n"
+            "  Use postgresql://USER:PASSWORD@HOST:PORT/DBNAME (the role needs CREATEDB), or unset "
+            "DATABASE_URL to use the embedded PostgreSQL."
+        ) from exc
