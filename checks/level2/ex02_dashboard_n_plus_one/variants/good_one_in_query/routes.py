@@ -1,0 +1,32 @@
+"""The task dashboard: every task with the name of its category."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from .deps import SessionDep
+from .models import Category, Task
+from .schemas import TaskWithCategoryResponse
+
+router = APIRouter()
+
+
+@router.get("/dashboard/tasks")
+async def task_dashboard(session: SessionDep) -> list[TaskWithCategoryResponse]:
+    """All tasks, newest first (the higher id first when two were created at the same moment)."""
+    tasks = (await session.scalars(select(Task).order_by(Task.created_at.desc(), Task.id.desc()))).all()
+    wanted = {task.category_id for task in tasks if task.category_id is not None}
+    # A second and last query: every category the page needs, by id.
+    rows = await session.execute(select(Category.id, Category.name).where(Category.id.in_(wanted)))
+    names = {category_id: name for category_id, name in rows}
+    return [
+        TaskWithCategoryResponse(
+            id=task.id,
+            title=task.title,
+            completed=task.completed,
+            created_at=task.created_at,
+            category_name=names.get(task.category_id) if task.category_id is not None else None,
+        )
+        for task in tasks
+    ]
