@@ -57,6 +57,13 @@ def evidence() -> dict[str, object]:
     return dict(_evidence)
 
 
+def context_of(item: pytest.Item) -> CheckContext:
+    """The exercise (from the test's path) and task (from its ``task`` marker) of a collected test."""
+    marker = item.get_closest_marker("task")
+    task = int(marker.args[0]) if marker and marker.args else None
+    return CheckContext(exercise_id(item.path), task)
+
+
 def exercise_id(path: Path) -> str | None:
     """``level2/ex01_x`` for any file inside ``.../level2/ex01_x/``, else None."""
     parts = path.parts

@@ -11,6 +11,7 @@ Fixtures (all lazy: nothing starts a server until a test asks for a database):
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from dbkata import feedback
 from dbkata.cluster import Cluster, Database
 from dbkata.exercise import TRACKER, DatabaseUrlEnv, Exercise
 from dbkata.infra import Infrastructure
+from dbkata.progress import Progress
 from dbkata.schema import exercise_ddl
 
 _HELP_URL = "PostgreSQL server to use instead of the embedded one (also $DATABASE_URL); its role needs CREATEDB"
@@ -49,11 +51,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "filterwarnings", "ignore:The garbage collector is trying to clean up:sqlalchemy.exc.SAWarning"
     )
+    logging.getLogger("sqlalchemy.pool").addFilter(_drop_gc_reclaim_log)
     infra = Infrastructure(
         config.getoption("--dbkata-db-url"), keep_server=bool(config.getoption("--dbkata-keep-server"))
     )
     config.stash[_INFRA] = infra
     TRACKER.install()
+    config.pluginmanager.register(Progress(), "dbkata-progress")
     report_path = config.getoption("--dbkata-report")
     if report_path:
         from dbkata.report import JsonReport
@@ -82,9 +86,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    marker = item.get_closest_marker("task")
-    task = int(marker.args[0]) if marker and marker.args else None
-    feedback.set_current(feedback.CheckContext(feedback.exercise_id(item.path), task))
+    feedback.set_current(feedback.context_of(item))
 
 
 def pytest_runtest_teardown(item: pytest.Item) -> None:
@@ -92,6 +94,11 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 
 
 _INFRA = pytest.StashKey[Infrastructure]()
+
+
+def _drop_gc_reclaim_log(record: logging.LogRecord) -> bool:
+    """SQLAlchemy also logs the reclaim (at ERROR), in whichever test GC happens to run: drop it."""
+    return not record.getMessage().startswith("The garbage collector is trying to clean up")
 
 
 # -- fixtures ------------------------------------------------------------------------------------------
