@@ -1,8 +1,8 @@
 """Grade a class of dbkata submissions (the instructor guide in README.md explains every option).
 
-    python grade.py SUBMISSIONS --out OUT [--jobs N] [--force] [--only ID] [--exercise ID] [--shard K/N]
-    python grade.py merge OUT1 OUT2 ... --out OUT
-    python grade.py selfcheck [--exercise ID]
+python grade.py SUBMISSIONS --out OUT [--jobs N] [--force] [--only ID] [--exercise ID] [--shard K/N]
+python grade.py merge OUT1 OUT2 ... --out OUT
+python grade.py selfcheck [--exercise ID]
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def grade(argv: list[str]) -> int:
     for ex in a.exercise:
         catalog.get(ex)
     settings = RunSettings(Limits(timeout=a.timeout, memory_mb=a.memory), a.submission_timeout, no_network=True)
-    options = BatchOptions(a.submissions, a.out, a.jobs, a.force, tuple(a.only), tuple(a.exercise), a.shard,
-                           settings, a.feedback)
+    options = BatchOptions(
+        a.submissions, a.out, a.jobs, a.force, tuple(a.only), tuple(a.exercise), a.shard, settings, a.feedback
+    )
     problems = grade_batch(catalog, options)
     print(f"outputs written to {a.out}" + (f" ({problems} student(s) need attention)" if problems else ""))
     return 0
@@ -77,13 +78,15 @@ def selfcheck(argv: list[str]) -> int:
     bad = [v for v in verdicts if not v.ok]
     for v in bad:
         print(v.line())
-    print(f"selfcheck: {len(verdicts) - len(bad)} of {len(verdicts)} expectations hold in {len(specs)} exercise(s)"
-          + (f"; {len(bad)} violation(s)" if bad else ""))
+    print(
+        f"selfcheck: {len(verdicts) - len(bad)} of {len(verdicts)} expectations hold in {len(specs)} exercise(s)"
+        + (f"; {len(bad)} violation(s)" if bad else "")
+    )
     return 1 if bad else 0
 
 
 def main(argv: list[str]) -> int:
-    command = {"merge": merge_cmd, "selfcheck": selfcheck}.get(argv[0] if argv else "", None)
+    command = {"merge": merge_cmd, "selfcheck": selfcheck}.get(argv[0] if argv else "")
     try:
         return command(argv[1:]) if command else grade(argv)
     except (CatalogError, ValueError) as exc:

@@ -43,12 +43,31 @@ class RunResult:
 def pytest_command(folder: Path, report: Path, *selection: str) -> list[str]:
     """The command line that runs ``selection`` (default: the whole exercise folder) with a report."""
     root = folder.parents[2]
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--dbkata-report={report}",
-            "--rootdir", str(root), "-c", str(root / "pyproject.toml"), *(selection or (str(folder),))]
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--dbkata-report={report}",
+        "--rootdir",
+        str(root),
+        "-c",
+        str(root / "pyproject.toml"),
+        *(selection or (str(folder),)),
+    ]
 
 
-def run_tree(folder: Path, *selection: str, timeout: float = 300, env: dict[str, str] | None = None,
-             prefix: Sequence[str] = (), output: Path | None = None, **popen: Any) -> RunResult:
+def run_tree(
+    folder: Path,
+    *selection: str,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
+    output: Path | None = None,
+    **popen: Any,
+) -> RunResult:
     """Run pytest on an assembled exercise folder; a crash or timeout is a result, never an exception.
 
     ``prefix`` wraps the command (the grader's sandbox); with ``output`` the run's stdout and stderr go
@@ -60,8 +79,16 @@ def run_tree(folder: Path, *selection: str, timeout: float = 300, env: dict[str,
     report.unlink(missing_ok=True)
     command = [*prefix, *pytest_command(folder, report, *selection)]
     with _sink(output) as sink:
-        proc = subprocess.Popen(command, cwd=root, env=env or dict(os.environ), stdin=subprocess.DEVNULL,
-                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True, **popen)
+        proc = subprocess.Popen(
+            command,
+            cwd=root,
+            env=env or dict(os.environ),
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **popen,
+        )
         try:
             out = _wait(proc, timeout, output)
         except subprocess.TimeoutExpired:
@@ -91,8 +118,12 @@ def read_report(report: Path, exit_code: int, output: str) -> RunResult:
     try:
         data = json.loads(_read_regular(report, REPORT_LIMIT))
     except (OSError, ValueError):
-        return RunResult("crashed", message=f"pytest exited with code {exit_code} and wrote no report",
-                         exit_code=exit_code, output=output)
+        return RunResult(
+            "crashed",
+            message=f"pytest exited with code {exit_code} and wrote no report",
+            exit_code=exit_code,
+            output=output,
+        )
     if not isinstance(data, dict) or data.get("version") != REPORT_VERSION:
         version = data.get("version") if isinstance(data, dict) else None
         return RunResult("crashed", message=f"unknown report version {version!r}", output=output)

@@ -11,8 +11,7 @@ collect_ignore = ["fixtures"]
 ROOT = Path(__file__).resolve().parents[2]
 WORKBOOK = Path(__file__).resolve().parent / "fixtures" / "workbook"
 SOLVED_ECHO = (WORKBOOK / "solutions" / "level2" / "ex02_echo" / "echo.py").read_text()
-OUTPUTS = ("batch.json", "grades.csv", "canvas.csv", "moodle.csv", "ta-worksheet.csv", "results.json",
-           "report.html")
+OUTPUTS = ("batch.json", "grades.csv", "canvas.csv", "moodle.csv", "ta-worksheet.csv", "results.json", "report.html")
 
 
 def submit(folder: Path, student: str, files: dict[str, str]) -> Path:
@@ -40,6 +39,7 @@ def outputs(out: Path) -> dict[str, bytes]:
     """Every output file of a grade.py output folder (records excluded: they hold timings)."""
     files = {name: (out / name).read_bytes() for name in OUTPUTS}
     for sub in ("feedback", "gradescope"):
-        files.update({p.relative_to(out).as_posix(): p.read_bytes() for p in sorted((out / sub).rglob("*"))
-                      if p.is_file()})
+        files.update(
+            {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted((out / sub).rglob("*")) if p.is_file()}
+        )
     return files

@@ -19,8 +19,8 @@ from dbkata.grading.collect import in_shard
 from tests.grading.conftest import SOLVED_ECHO, WORKBOOK, grade_cmd, outputs, run_grade, submit
 
 SOLUTIONS = WORKBOOK / "solutions" / "level2"
-BUGGY_ECHO = SOLVED_ECHO.replace("select(literal(value))", "select(literal(value.replace(\"'\", \"\")))")
-FORCE_PASS = '''import pytest
+BUGGY_ECHO = SOLVED_ECHO.replace("select(literal(value))", 'select(literal(value.replace("\'", "")))')
+FORCE_PASS = """import pytest
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -28,16 +28,20 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     report.outcome = "passed"
-'''
+"""
 CLASS: dict[str, dict[str, str]] = {
-    "full": {"level2/ex01_tally/tally.py": (SOLUTIONS / "ex01_tally" / "tally.py").read_text(),
-             "level2/ex01_tally/test_mine.py": (SOLUTIONS / "ex01_tally" / "test_mine.py").read_text(),
-             "level2/ex02_echo/echo.py": SOLVED_ECHO},
+    "full": {
+        "level2/ex01_tally/tally.py": (SOLUTIONS / "ex01_tally" / "tally.py").read_text(),
+        "level2/ex01_tally/test_mine.py": (SOLUTIONS / "ex01_tally" / "test_mine.py").read_text(),
+        "level2/ex02_echo/echo.py": SOLVED_ECHO,
+    },
     "twin": {"level2/ex02_echo/echo.py": BUGGY_ECHO},
-    "cheater": {"level2/ex02_echo/echo.py": BUGGY_ECHO,
-                "level2/ex02_echo/test_echo.py": "def test_echo():\n    assert True\n",
-                "level2/ex02_echo/conftest.py": FORCE_PASS,
-                "level2/conftest.py": FORCE_PASS},
+    "cheater": {
+        "level2/ex02_echo/echo.py": BUGGY_ECHO,
+        "level2/ex02_echo/test_echo.py": "def test_echo():\n    assert True\n",
+        "level2/ex02_echo/conftest.py": FORCE_PASS,
+        "level2/conftest.py": FORCE_PASS,
+    },
     "broken": {"level2/ex02_echo/echo.py": "async def echo(value)\n    return value\n"},
 }
 
@@ -69,9 +73,12 @@ def _grades(out: Path) -> dict[str, dict[str, str]]:
 
 def test_scores_of_the_class(single: dict[str, Any]) -> None:
     grades = _grades(single["out"])
-    assert {s: (g["level2/ex01_tally"], g["level2/ex02_echo"], g["total"], g["status"]) for s, g in grades.items()} \
-        == {"broken": ("0", "0", "0", "graded"), "cheater": ("0", "1.5", "1.5", "graded"),
-            "full": ("7", "2", "9", "graded"), "twin": ("0", "1.5", "1.5", "graded")}
+    assert {s: (g["level2/ex01_tally"], g["level2/ex02_echo"], g["total"], g["status"]) for s, g in grades.items()} == {
+        "broken": ("0", "0", "0", "graded"),
+        "cheater": ("0", "1.5", "1.5", "graded"),
+        "full": ("7", "2", "9", "graded"),
+        "twin": ("0", "1.5", "1.5", "graded"),
+    }
     assert grades["full"]["level2/ex01_tally task 4 (manual)"] == ""
 
 
@@ -96,8 +103,11 @@ def test_student_test_is_run_against_reference_starter_and_bad_variants(single: 
 
 def test_kill_minus_9_then_resume_gives_identical_outputs(single: dict[str, Any]) -> None:
     out = single["base"] / "killed"
-    proc = subprocess.Popen(grade_cmd(single["subs"], "--out", out, "--jobs", "2", "--timeout", "60"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        grade_cmd(single["subs"], "--out", out, "--jobs", "2", "--timeout", "60"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     records = out / "records"
     deadline = time.monotonic() + 180
     while proc.poll() is None and not list(records.glob("*.json")) and time.monotonic() < deadline:
@@ -129,7 +139,8 @@ def test_merge_refuses_outputs_of_another_workbook_or_settings(single: dict[str,
     info = json.loads((single["out"] / "batch.json").read_text())
     info["settings"]["limits"]["timeout"] = 5
     (other / "batch.json").write_text(json.dumps(info))
-    proc = subprocess.run(grade_cmd("merge", single["out"], other, "--out", tmp_path / "m"),
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        grade_cmd("merge", single["out"], other, "--out", tmp_path / "m"), capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 2
     assert "graded with another workbook or other settings" in proc.stderr

@@ -27,7 +27,8 @@ def test_ada_holds_the_reference_solutions() -> None:
         for path in sorted(solved.iterdir()) if solved.is_dir() else []:
             if path.name in spec.editable:
                 ada = DEMO / "ada" / "exercises" / spec.id / path.name
-                assert ada.is_file() and ada.read_text() == path.read_text(), f"re-copy {path} to {ada}"
+                assert ada.is_file(), f"copy {path} to {ada}"
+                assert ada.read_text() == path.read_text(), f"re-copy {path} to {ada}"
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,13 @@ def demo_grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
     twin = subs / "dee-twin" / "exercises" / EX07  # dee without the cheating: only her repo.py
     twin.mkdir(parents=True)
     shutil.copyfile(DEMO / "dee" / "exercises" / EX07 / "repo.py", twin / "repo.py")
-    proc = subprocess.run([sys.executable, str(ROOT / "grade.py"), str(subs), "--out", str(out), "--jobs", "2",
-                           "--exercise", EX07], capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "grade.py"), str(subs), "--out", str(out), "--jobs", "2", "--exercise", EX07],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with open(out / "grades.csv", newline="") as fh:
         return {row["student"]: row for row in csv.DictReader(fh)}
@@ -53,4 +59,5 @@ def test_demo_class_on_the_sql_injection_exercise(demo_grades: dict[str, dict[st
     assert 0 < ex07["ben"] < points  # one flaw left
     assert ex07["cy"] < ex07["ben"]  # broken code
     assert ex07["dee"] == ex07["dee-twin"] < points  # the cheating changed nothing
-    assert {row["status"] for row in demo_grades.values()} == {"incomplete"}, demo_grades  # other exercises not graded yet
+    # only ex07 was graded, so every student's other exercises are still to do
+    assert {row["status"] for row in demo_grades.values()} == {"incomplete"}, demo_grades

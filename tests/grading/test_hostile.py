@@ -23,16 +23,20 @@ HOSTILE = {
     "loop": "async def echo(value):\n    while True:\n        pass\n",
     "exit": "import os\n\n\nasync def echo(value):\n    os._exit(0)\n",
     "alloc": "async def echo(value):\n    block = bytearray(4 << 30)  # 4 GB\n    return value\n",
-    "forks": ("import os, time\n\n\nasync def echo(value):\n    while True:\n        if os.fork() == 0:\n"
-              "            time.sleep(600)\n            os._exit(0)\n"),
+    "forks": (
+        "import os, time\n\n\nasync def echo(value):\n    while True:\n        if os.fork() == 0:\n"
+        "            time.sleep(600)\n            os._exit(0)\n"
+    ),
     "print": "async def echo(value):\n    line = 'x' * 1023\n    for _ in range(1 << 20):  # 1 GB\n"
-             "        print(line)\n    return value\n",
-    "fakeinfra": ("import json, os, sys\n\n\nasync def echo(value):\n"
-                  "    path = next(a.split('=', 1)[1] for a in sys.argv if a.startswith('--dbkata-report='))\n"
-                  "    report = {'version': 1, 'status': 'infrastructure_error', 'exit_code': 4,\n"
-                  "              'infrastructure_error': 'the database server died', 'collection_errors': [],"
-                  " 'tests': []}\n"
-                  "    with open(path, 'w') as fh:\n        json.dump(report, fh)\n    os._exit(4)\n"),
+    "        print(line)\n    return value\n",
+    "fakeinfra": (
+        "import json, os, sys\n\n\nasync def echo(value):\n"
+        "    path = next(a.split('=', 1)[1] for a in sys.argv if a.startswith('--dbkata-report='))\n"
+        "    report = {'version': 1, 'status': 'infrastructure_error', 'exit_code': 4,\n"
+        "              'infrastructure_error': 'the database server died', 'collection_errors': [],"
+        " 'tests': []}\n"
+        "    with open(path, 'w') as fh:\n        json.dump(report, fh)\n    os._exit(4)\n"
+    ),
 }
 DELETER = """import shutil
 from pathlib import Path
@@ -81,8 +85,7 @@ def test_syntax_error_is_reported_with_its_line(graded: dict[str, Any]) -> None:
 
 
 def test_infinite_loop_times_out(graded: dict[str, Any]) -> None:
-    assert (graded["ex"]["loop"]["run_status"], graded["ex"]["loop"]["message"]) == ("timeout",
-                                                                                    "timed out after 8 s")
+    assert (graded["ex"]["loop"]["run_status"], graded["ex"]["loop"]["message"]) == ("timeout", "timed out after 8 s")
     assert "the test run did not finish in time: timed out after 8 s" in graded["feedback"]["loop"]
 
 

@@ -22,25 +22,65 @@ from dbkata.grading.outputs import write_outputs
 from tests.grading.conftest import WORKBOOK
 
 HIDDEN_SOURCE = "assert got == expected_from_the_hidden_check"
-LEAK = ("exercise = <Exercise>\n\n    def test_rows(exercise):\n>       " + HIDDEN_SOURCE + "\n"
-        "E       AssertionError: rows were not committed\nexercises/level2/ex01_tally/check_tally.py:9: AssertionError")
+LEAK = (
+    "exercise = <Exercise>\n\n    def test_rows(exercise):\n>       " + HIDDEN_SOURCE + "\n"
+    "E       AssertionError: rows were not committed\nexercises/level2/ex01_tally/check_tally.py:9: AssertionError"
+)
 
 
 def _record(student: str, i: int) -> dict[str, Any]:
     """A synthetic record: student i passes i % 5 of the tally checks and counts 2 + i % 3 statements."""
-    tests = [{"nodeid": f"exercises/level2/ex01_tally/check_tally.py::test_{n}", "kind": "check", "task": 1 + n % 2,
-              "outcome": "passed" if n < i % 5 else "failed", "message": None if n < i % 5 else LEAK,
-              "evidence": {"statements: GET /items": {"count": 2 + i % 3}}} for n in range(4)]
-    student_tests = [{"target": "solution", "outcome": "passed"}, {"target": "starter", "outcome": "failed"},
-                     {"target": "bad_no_commit", "outcome": "passed" if i % 2 else "failed"}]
-    echo = {"status": "timeout", "message": "timed out after 8 s", "tests": []} if i % 7 == 0 else \
-        {"status": "ok", "message": None, "files": ["echo.py"],
-         "tests": [{"nodeid": "exercises/level2/ex02_echo/check_echo.py::test_echo", "kind": "check", "task": 1,
-                    "outcome": "passed", "message": None, "evidence": {}}]}
-    return {"version": 1, "student": student, "submission": f"{i:016x}", "notes": [],
-            "exercises": {"level2/ex01_tally": {"status": "ok", "message": None, "files": ["tally.py"],
-                                                "tests": tests, "student_tests": {"3": student_tests}},
-                          "level2/ex02_echo": echo}}
+    tests = [
+        {
+            "nodeid": f"exercises/level2/ex01_tally/check_tally.py::test_{n}",
+            "kind": "check",
+            "task": 1 + n % 2,
+            "outcome": "passed" if n < i % 5 else "failed",
+            "message": None if n < i % 5 else LEAK,
+            "evidence": {"statements: GET /items": {"count": 2 + i % 3}},
+        }
+        for n in range(4)
+    ]
+    student_tests = [
+        {"target": "solution", "outcome": "passed"},
+        {"target": "starter", "outcome": "failed"},
+        {"target": "bad_no_commit", "outcome": "passed" if i % 2 else "failed"},
+    ]
+    echo = (
+        {"status": "timeout", "message": "timed out after 8 s", "tests": []}
+        if i % 7 == 0
+        else {
+            "status": "ok",
+            "message": None,
+            "files": ["echo.py"],
+            "tests": [
+                {
+                    "nodeid": "exercises/level2/ex02_echo/check_echo.py::test_echo",
+                    "kind": "check",
+                    "task": 1,
+                    "outcome": "passed",
+                    "message": None,
+                    "evidence": {},
+                }
+            ],
+        }
+    )
+    return {
+        "version": 1,
+        "student": student,
+        "submission": f"{i:016x}",
+        "notes": [],
+        "exercises": {
+            "level2/ex01_tally": {
+                "status": "ok",
+                "message": None,
+                "files": ["tally.py"],
+                "tests": tests,
+                "student_tests": {"3": student_tests},
+            },
+            "level2/ex02_echo": echo,
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +100,14 @@ def _rows(path: Path) -> list[list[str]]:
 
 def test_grades_csv_has_a_column_per_exercise_and_empty_manual_columns(out: Path) -> None:
     rows = _rows(out / "grades.csv")
-    assert rows[0] == ["student", "level2/ex01_tally", "level2/ex01_tally task 4 (manual)", "level2/ex02_echo",
-                       "total", "status"]
+    assert rows[0] == [
+        "student",
+        "level2/ex01_tally",
+        "level2/ex01_tally task 4 (manual)",
+        "level2/ex02_echo",
+        "total",
+        "status",
+    ]
     assert rows[1] == ["s00", "2", "", "0", "2", "graded with errors"]  # no check, but its test caught 2 of 2
     assert rows[4] == ["s03", "4.5", "", "2", "6.5", "graded"]
     assert len(rows) == 31
@@ -70,22 +116,33 @@ def test_grades_csv_has_a_column_per_exercise_and_empty_manual_columns(out: Path
 def test_canvas_csv_has_the_importers_columns_and_a_points_possible_row(out: Path) -> None:
     rows = _rows(out / "canvas.csv")
     assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-    assert rows[1][0] == "Points Possible" and rows[1][5:] == ["7", "2"]
+    assert rows[1][0] == "Points Possible"
+    assert rows[1][5:] == ["7", "2"]
     assert rows[2][:5] == ["s00", "", "s00", "s00", ""]
 
 
 def test_moodle_csv_has_a_username_column_and_feedback_per_exercise(out: Path) -> None:
     rows = _rows(out / "moodle.csv")
-    assert rows[0] == ["username", "level2/ex01_tally", "level2/ex01_tally feedback", "level2/ex02_echo",
-                       "level2/ex02_echo feedback"]
+    assert rows[0] == [
+        "username",
+        "level2/ex01_tally",
+        "level2/ex01_tally feedback",
+        "level2/ex02_echo",
+        "level2/ex02_echo feedback",
+    ]
     assert rows[4][3:] == ["2", "task 1: 1 of 1 checks passed"]
 
 
 def test_ta_worksheet_lists_every_manual_task_with_its_rubric(out: Path) -> None:
     rows = _rows(out / "ta-worksheet.csv")
     assert rows[0] == ["student", "exercise", "task", "points", "rubric", "score", "comment"]
-    assert rows[1][:5] == ["s00", "level2/ex01_tally", "4", "1",
-                           "Docstring of add_items says what the transaction covers (1 point)."]
+    assert rows[1][:5] == [
+        "s00",
+        "level2/ex01_tally",
+        "4",
+        "1",
+        "Docstring of add_items says what the transaction covers (1 point).",
+    ]
     assert len(rows) == 31
 
 
@@ -93,8 +150,11 @@ def test_gradescope_results_have_a_test_per_automatic_task(out: Path) -> None:
     data = json.loads((out / "gradescope" / "s03" / "results.json").read_text())
     assert data["score"] == 6.5
     assert [(t["name"], t["score"], t["max_score"]) for t in data["tests"]] == [
-        ("level2/ex01_tally · task 1", 2.0, 2.0), ("level2/ex01_tally · task 2", 1.5, 3.0),
-        ("level2/ex01_tally · task 3", 1.0, 2.0), ("level2/ex02_echo · task 1", 2.0, 2.0)]
+        ("level2/ex01_tally · task 1", 2.0, 2.0),
+        ("level2/ex01_tally · task 2", 1.5, 3.0),
+        ("level2/ex01_tally · task 3", 1.0, 2.0),
+        ("level2/ex02_echo · task 1", 2.0, 2.0),
+    ]
     assert all(t["output_format"] == "md" and t["visibility"] == "visible" for t in data["tests"])
 
 
@@ -105,8 +165,7 @@ def test_results_json_keeps_the_evidence_of_each_check(out: Path) -> None:
 
 
 @pytest.mark.parametrize("level", ["summary", "messages", "full"])
-def test_feedback_levels_decide_how_much_of_the_hidden_checks_is_shown(out: Path, tmp_path: Path,
-                                                                      level: str) -> None:
+def test_feedback_levels_decide_how_much_of_the_hidden_checks_is_shown(out: Path, tmp_path: Path, level: str) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     write_outputs(copy, level)
@@ -134,17 +193,29 @@ def _chromium() -> str:
 
 
 def test_report_html_renders_in_a_headless_browser(out: Path, tmp_path: Path) -> None:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     url = (out / "report.html").as_uri()
-    dom = subprocess.run([_chromium(), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120,
-                         check=True).stdout
+    dom = subprocess.run(
+        [_chromium(), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     assert dom.count('class="bin"') == 10
     assert re.search(r'<table id="students">.*</table>', dom, re.S)
     assert dom.count("<tr>", dom.index('id="students"')) == 31  # a header and one row per student
     assert "statements: GET /items" in dom
     shot = tmp_path / "report.png"
-    subprocess.run([_chromium(), *flags, "--window-size=1200,1600", f"--screenshot={shot}", url],
-                   capture_output=True, timeout=120, check=True)
+    subprocess.run(
+        [_chromium(), *flags, "--window-size=1200,1600", f"--screenshot={shot}", url],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one

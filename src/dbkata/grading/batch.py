@@ -56,8 +56,12 @@ class _Todo:
 def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | None = None) -> int:
     """Grade what is left to grade, then write every output; return the number of students with problems."""
     entries, skipped = collect.find_entries(options.submissions)
-    entries = [e for e in entries if collect.in_shard(collect.student_id(e), options.shard)
-               and (not options.only or collect.student_id(e) in options.only)]
+    entries = [
+        e
+        for e in entries
+        if collect.in_shard(collect.student_id(e), options.shard)
+        and (not options.only or collect.student_id(e) in options.only)
+    ]
     settings = _settings_json(options.settings)
     info = state.batch_info(catalog, settings)
     state.write_json(options.out / state.BATCH, info)
@@ -72,8 +76,7 @@ def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | No
     return write_outputs(options.out, options.feedback)
 
 
-def _plan(catalog: Catalog, options: BatchOptions, info: dict[str, Any],
-          sub: collect.Submission) -> _Todo | None:
+def _plan(catalog: Catalog, options: BatchOptions, info: dict[str, Any], sub: collect.Submission) -> _Todo | None:
     """Which exercises of this submission still need grading (none: resume skips it)."""
     ids = [s.id for s in catalog.exercises]
     chosen = tuple(i for i in ids if not options.exercises or i in options.exercises)
@@ -87,12 +90,16 @@ def _plan(catalog: Catalog, options: BatchOptions, info: dict[str, Any],
 
 
 def _current(record: dict[str, Any], info: dict[str, Any], sub: collect.Submission) -> bool:
-    return (record.get("workbook") == info["workbook"] and record.get("settings") == info["settings"]
-            and record.get("submission") == sub.fingerprint())
+    return (
+        record.get("workbook") == info["workbook"]
+        and record.get("settings") == info["settings"]
+        and record.get("submission") == sub.fingerprint()
+    )
 
 
-def _run_all(catalog: Catalog, options: BatchOptions, info: dict[str, Any], todo: list[_Todo],
-             progress: Progress) -> None:
+def _run_all(
+    catalog: Catalog, options: BatchOptions, info: dict[str, Any], todo: list[_Todo], progress: Progress
+) -> None:
     _remove_stale_work()
     db = GradingDatabase()
     db.start()
@@ -109,8 +116,10 @@ def _run_all(catalog: Catalog, options: BatchOptions, info: dict[str, Any], todo
     specs = {s.id: s for s in catalog.exercises}
     try:
         with ThreadPoolExecutor(max(1, options.jobs)) as pool:
-            futures = [pool.submit(_grade_one, catalog, specs, t, slots, db, settings, work, options, info,
-                                   progress) for t in todo]
+            futures = [
+                pool.submit(_grade_one, catalog, specs, t, slots, db, settings, work, options, info, progress)
+                for t in todo
+            ]
             for future in futures:
                 future.result()
     finally:
@@ -118,9 +127,18 @@ def _run_all(catalog: Catalog, options: BatchOptions, info: dict[str, Any], todo
         db.stop()
 
 
-def _grade_one(catalog: Catalog, specs: dict[str, ExerciseSpec], todo: _Todo, slots: queue.Queue[Slot],
-               db: GradingDatabase, settings: RunSettings, work: Path, options: BatchOptions,
-               info: dict[str, Any], progress: Progress) -> None:
+def _grade_one(
+    catalog: Catalog,
+    specs: dict[str, ExerciseSpec],
+    todo: _Todo,
+    slots: queue.Queue[Slot],
+    db: GradingDatabase,
+    settings: RunSettings,
+    work: Path,
+    options: BatchOptions,
+    info: dict[str, Any],
+    progress: Progress,
+) -> None:
     sub = todo.submission
     progress.start(sub.student)
     slot = slots.get()
@@ -139,8 +157,12 @@ def _grade_one(catalog: Catalog, specs: dict[str, ExerciseSpec], todo: _Todo, sl
 def _merge(old: dict[str, Any] | None, fresh: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
     """The fresh runs over the old record's (when the old one is still current)."""
     record = dict(fresh, workbook=info["workbook"], settings=info["settings"])
-    if old is not None and old.get("workbook") == info["workbook"] and old.get("settings") == info["settings"] \
-            and old.get("submission") == fresh["submission"]:
+    if (
+        old is not None
+        and old.get("workbook") == info["workbook"]
+        and old.get("settings") == info["settings"]
+        and old.get("submission") == fresh["submission"]
+    ):
         record["exercises"] = {**old.get("exercises", {}), **fresh["exercises"]}
         record["exercises"] = {k: record["exercises"][k] for k in sorted(record["exercises"])}
     return record
@@ -148,8 +170,11 @@ def _merge(old: dict[str, Any] | None, fresh: dict[str, Any], info: dict[str, An
 
 def _settings_json(settings: RunSettings) -> dict[str, Any]:
     data = asdict(settings)
-    return {"limits": data["limits"], "submission_timeout": data["submission_timeout"],
-            "no_network": data["no_network"]}
+    return {
+        "limits": data["limits"],
+        "submission_timeout": data["submission_timeout"],
+        "no_network": data["no_network"],
+    }
 
 
 def _remove_stale_work() -> None:

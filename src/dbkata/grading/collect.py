@@ -9,6 +9,7 @@ no symlinks, no zip bombs).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -17,7 +18,7 @@ import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from dbkata.catalog import Catalog
 
@@ -141,7 +142,7 @@ def _folder_members(root: Path) -> Iterator[tuple[str, _Reader]]:
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
         for fname in filenames:
             path = Path(dirpath) / fname
-            yield path.relative_to(root).as_posix(), (lambda p=path: _read_file(p))
+            yield path.relative_to(root).as_posix(), functools.partial(_read_file, path)
 
 
 def _read_file(path: Path) -> bytes:
@@ -160,7 +161,7 @@ def _zip_members(path: Path) -> Iterator[tuple[str, _Reader]]:
         mode = info.external_attr >> 16
         if info.is_dir() or stat.S_ISLNK(mode):
             continue
-        yield info.filename.lstrip("/"), (lambda i=info: _read_zip(path, i))
+        yield info.filename.lstrip("/"), functools.partial(_read_zip, path, info)
 
 
 def _read_zip(path: Path, info: zipfile.ZipInfo) -> bytes:
@@ -177,7 +178,7 @@ def _tar_members(path: Path) -> Iterator[tuple[str, _Reader]]:
     with tarfile.open(path, "r:*") as tf:
         members = [m for m in tf.getmembers() if m.isfile()]
     for member in members:
-        yield member.name.lstrip("/").removeprefix("./"), (lambda m=member: _read_tar(path, m))
+        yield member.name.lstrip("/").removeprefix("./"), functools.partial(_read_tar, path, member)
 
 
 def _read_tar(path: Path, member: tarfile.TarInfo) -> bytes:

@@ -44,8 +44,16 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(_libc().mount(source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
-                         data.encode() if data else None), f"mount {target}")
+    _check(
+        _libc().mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            flags,
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
 
 
 def _private_mounts(expose: list[str], hide: list[str], staging: str) -> None:
@@ -87,7 +95,8 @@ def apply(settings: dict[str, object]) -> None:
     """Set the limits, leave the network and become the sandbox user, as ``settings`` says."""
     expose, hide = settings.get("expose") or [], settings.get("hide") or []
     if expose or hide:
-        assert isinstance(expose, list) and isinstance(hide, list)
+        assert isinstance(expose, list)
+        assert isinstance(hide, list)
         _private_mounts([str(p) for p in expose], [str(p) for p in hide], str(settings["staging"]))
     if settings.get("no_network"):
         _leave_network()

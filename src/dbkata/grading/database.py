@@ -63,8 +63,7 @@ class GradingDatabase:
         else:
             self._server = EmbeddedServer()
             info = self._server.acquire()
-            self._admin = Endpoint(info.socket_dir, info.port, info.superuser, info.password, "postgres",
-                                   embedded=True)
+            self._admin = Endpoint(info.socket_dir, info.port, info.superuser, info.password, "postgres", embedded=True)
         with self._connect() as conn:
             row = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()
             self.superuser = bool(row and row[0])
@@ -89,12 +88,17 @@ class GradingDatabase:
         name = f"{ROLE_PREFIX}{os.getpid()}_{next(self._seq)}"
         password = secrets.token_urlsafe(18)
         with self._connect() as conn:
-            conn.execute(sql.SQL("create role {} login nosuperuser createdb nocreaterole noinherit "
-                                 "connection limit {} password {}").format(
-                sql.Identifier(name), sql.Literal(CONNECTION_LIMIT), sql.Literal(password)))
+            conn.execute(
+                sql.SQL(
+                    "create role {} login nosuperuser createdb nocreaterole noinherit connection limit {} password {}"
+                ).format(sql.Identifier(name), sql.Literal(CONNECTION_LIMIT), sql.Literal(password))
+            )
             for key, value in ROLE_SETTINGS.items():
-                conn.execute(sql.SQL("alter role {} set {} = {}").format(
-                    sql.Identifier(name), sql.Identifier(key), sql.Literal(value)))
+                conn.execute(
+                    sql.SQL("alter role {} set {} = {}").format(
+                        sql.Identifier(name), sql.Identifier(key), sql.Literal(value)
+                    )
+                )
         return SubmissionRole(name, admin.with_login(name, password).on("postgres").url())
 
     def drop_role(self, role: SubmissionRole) -> None:
@@ -103,22 +107,24 @@ class GradingDatabase:
             return
         with self._connect() as conn:
             conn.execute(sql.SQL("alter role {} nologin").format(sql.Identifier(role.name)))
-            rows = conn.execute("select d.datname from pg_database d join pg_roles r on r.oid = d.datdba "
-                                "where r.rolname = %s", (role.name,)).fetchall()
+            rows = conn.execute(
+                "select d.datname from pg_database d join pg_roles r on r.oid = d.datdba where r.rolname = %s",
+                (role.name,),
+            ).fetchall()
             for (dbname,) in rows:
                 ident = sql.Identifier(str(dbname))
                 conn.execute(sql.SQL("alter database {} is_template false").format(ident))
                 conn.execute(sql.SQL("drop database if exists {} with (force)").format(ident))
-            conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = %s",
-                         (role.name,))
+            conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = %s", (role.name,))
             conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role.name)))
             conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role.name)))
 
     def drop_orphans(self) -> list[str]:
         """Drop the roles (and databases) of graders that no longer run (killed with -9)."""
         with self._connect() as conn:
-            names = [str(r[0]) for r in conn.execute(
-                "select rolname from pg_roles where rolname like 'dbkg\\_%'").fetchall()]
+            names = [
+                str(r[0]) for r in conn.execute("select rolname from pg_roles where rolname like 'dbkg\\_%'").fetchall()
+            ]
         orphans = [n for n in names if (m := _ROLE_RE.fullmatch(n)) and not psutil.pid_exists(int(m.group(1)))]
         for name in orphans:
             self.drop_role(SubmissionRole(name, ""))
@@ -134,8 +140,9 @@ class GradingDatabase:
         if self._server is not None:
             free = shutil.disk_usage(self._server.paths.pgdata).free
             if free < _MIN_FREE_BYTES:
-                raise InfrastructureFault(f"the database server's disk has only {free >> 20} MB free "
-                                          f"({self._server.paths.pgdata})")
+                raise InfrastructureFault(
+                    f"the database server's disk has only {free >> 20} MB free ({self._server.paths.pgdata})"
+                )
 
     def repair(self) -> None:
         """Try to bring the server back (the embedded one is restarted); raise if it stays down."""

@@ -22,8 +22,11 @@ _LOCATION = re.compile(r"^\S+\.py:\d+: ")
 
 def student_markdown(scored: StudentScore, level: str = "messages") -> str:
     """The whole feedback file of one student."""
-    total = "not available (an infrastructure error: grading will be retried)" if scored.total is None \
+    total = (
+        "not available (an infrastructure error: grading will be retried)"
+        if scored.total is None
         else f"{scored.total:g} / {scored.points:g} automatic points"
+    )
     lines = [f"# dbkata feedback for {scored.student}", "", f"**Total:** {total}  ", f"**Status:** {scored.status}"]
     lines += [f"- note: {n}" for n in scored.notes]
     for exercise in scored.exercises:
@@ -79,8 +82,13 @@ def _groups(items: tuple[Item, ...], level: str) -> list[list[Item]]:
 
 
 def _same_failure(a: Item, b: Item, level: str) -> bool:
-    return a.kind == b.kind and not a.passed and not b.passed and a.outcome == b.outcome \
+    return (
+        a.kind == b.kind
+        and not a.passed
+        and not b.passed
+        and a.outcome == b.outcome
         and _visible_text(a.message or "", a.kind, level) == _visible_text(b.message or "", b.kind, level)
+    )
 
 
 def _plural(group: list[Item], level: str) -> str:

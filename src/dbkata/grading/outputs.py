@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,10 @@ def write_outputs(out: Path, level: str = "messages") -> int:
     state.write_text(out / "ta-worksheet.csv", ta_worksheet(scores))
     state.write_json(out / "results.json", results_json(info, scores, state.read_records(out)))
     _write_each(out / "feedback", {f"{s.student}.md": student_markdown(s, level) for s in scores})
-    _write_each(out / "gradescope", {f"{s.student}/results.json": gradescope_json(s, level)
-                                     for s in scores if s.total is not None})
+    _write_each(
+        out / "gradescope",
+        {f"{s.student}/results.json": gradescope_json(s, level) for s in scores if s.total is not None},
+    )
     state.write_text(out / "report.html", class_report(info, scores))
     return sum(s.status != "graded" for s in scores)
 
@@ -72,12 +75,12 @@ def grades_csv(scores: list[StudentScore]) -> str:
     header: list[object] = ["student"]
     for exercise in scores[0].exercises:
         header += [exercise.id, *_manual_columns(exercise)]
-    rows = [header + ["total", "status"]]
+    rows = [[*header, "total", "status"]]
     for s in scores:
         row: list[object] = [s.student]
         for exercise in s.exercises:
             row += [_num(exercise.score), *["" for _ in _manual_columns(exercise)]]
-        rows.append(row + [_num(s.total), s.status])
+        rows.append([*row, _num(s.total), s.status])
     return _csv(rows)
 
 
@@ -85,8 +88,10 @@ def canvas_csv(scores: list[StudentScore]) -> str:
     """Canvas gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, one column per exercise."""
     exercises = scores[0].exercises if scores else ()
     head: list[object] = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-    rows = [head + [f"dbkata {e.id}" for e in exercises],
-            ["Points Possible", "", "", "", "", *[f"{e.points:g}" for e in exercises]]]
+    rows: list[list[object]] = [
+        [*head, *[f"dbkata {e.id}" for e in exercises]],
+        ["Points Possible", "", "", "", "", *[f"{e.points:g}" for e in exercises]],
+    ]
     for s in scores:
         rows.append([s.student, "", s.student, s.student, "", *[_num(e.score) for e in s.exercises]])
     return _csv(rows)
@@ -110,56 +115,94 @@ def ta_worksheet(scores: list[StudentScore]) -> str:
     rows: list[list[object]] = [["student", "exercise", "task", "points", "rubric", "score", "comment"]]
     for s in scores:
         for e in s.exercises:
-            rows += [[s.student, e.id, t.number, f"{t.points:g}", t.manual, "", ""]
-                     for t in e.tasks if t.manual is not None]
+            rows += [
+                [s.student, e.id, t.number, f"{t.points:g}", t.manual, "", ""] for t in e.tasks if t.manual is not None
+            ]
     return _csv(rows)
 
 
 def gradescope_json(scored: StudentScore, level: str) -> str:
     """Gradescope's results.json: one test per automatic task, feedback as Markdown."""
-    import json
-
     tests = []
     for i, exercise in enumerate(scored.exercises, start=1):
         for task in exercise.tasks:
             if task.score is None:
                 continue
-            section = [line for line in exercise_markdown(exercise, level)]
-            tests.append({"name": f"{exercise.id} · task {task.number}", "number": f"{i}.{task.number}",
-                          "score": task.score, "max_score": task.points, "output_format": "md",
-                          "output": _task_output(section, task.number), "visibility": "visible"})
-    data = {"score": scored.total, "output": f"Status: {scored.status}", "output_format": "md",
-            "tests": tests}
+            section = exercise_markdown(exercise, level)
+            tests.append(
+                {
+                    "name": f"{exercise.id} · task {task.number}",
+                    "number": f"{i}.{task.number}",
+                    "score": task.score,
+                    "max_score": task.points,
+                    "output_format": "md",
+                    "output": _task_output(section, task.number),
+                    "visibility": "visible",
+                }
+            )
+    data = {"score": scored.total, "output": f"Status: {scored.status}", "output_format": "md", "tests": tests}
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 
 def _task_output(section: list[str], number: int) -> str:
     start = next(i for i, line in enumerate(section) if line.startswith(f"### Task {number} "))
     end = next((i for i in range(start + 1, len(section)) if section[i].startswith("### Task ")), len(section))
-    return "\n".join(section[start + 1:end]).strip() + "\n"
+    return "\n".join(section[start + 1 : end]).strip() + "\n"
 
 
-def results_json(info: dict[str, Any], scores: list[StudentScore],
-                 records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def results_json(
+    info: dict[str, Any], scores: list[StudentScore], records: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """Everything, for regrade disputes: per student, exercise, task and check the outcome and evidence."""
     students = []
     for s in scores:
         record = records[s.student]
-        students.append({
-            "student": s.student, "total": s.total, "points": s.points, "status": s.status,
-            "submission": record.get("submission"), "notes": list(s.notes),
-            "exercises": [_exercise_json(e, record.get("exercises", {}).get(e.id, {})) for e in s.exercises],
-        })
-    return {"version": state.STATE_VERSION, "workbook": info["workbook"], "settings": info["settings"],
-            "exercises": info["exercises"], "students": students}
+        students.append(
+            {
+                "student": s.student,
+                "total": s.total,
+                "points": s.points,
+                "status": s.status,
+                "submission": record.get("submission"),
+                "notes": list(s.notes),
+                "exercises": [_exercise_json(e, record.get("exercises", {}).get(e.id, {})) for e in s.exercises],
+            }
+        )
+    return {
+        "version": state.STATE_VERSION,
+        "workbook": info["workbook"],
+        "settings": info["settings"],
+        "exercises": info["exercises"],
+        "students": students,
+    }
 
 
 def _exercise_json(e: ExerciseScore, run: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": e.id, "score": e.score, "points": e.points, "run_status": e.run_status, "message": e.message,
+        "id": e.id,
+        "score": e.score,
+        "points": e.points,
+        "run_status": e.run_status,
+        "message": e.message,
         "files": run.get("files", []),
-        "tasks": [{"number": t.number, "points": t.points, "score": t.score, "reason": t.reason,
-                   "items": [{"name": i.name, "kind": i.kind, "outcome": i.outcome, "passed": i.passed,
-                              "message": i.message, "evidence": i.evidence} for i in t.items]}
-                  for t in e.tasks],
+        "tasks": [
+            {
+                "number": t.number,
+                "points": t.points,
+                "score": t.score,
+                "reason": t.reason,
+                "items": [
+                    {
+                        "name": i.name,
+                        "kind": i.kind,
+                        "outcome": i.outcome,
+                        "passed": i.passed,
+                        "message": i.message,
+                        "evidence": i.evidence,
+                    }
+                    for i in t.items
+                ],
+            }
+            for t in e.tasks
+        ],
     }

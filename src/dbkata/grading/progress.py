@@ -61,6 +61,7 @@ class Progress:
         width = 30
         filled = width * self.done // max(self.total, 1)
         bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(f"\r\033[K[{bar}] {self.done}/{self.total} done · {len(self.running)} running · "
-                          f"{self.failed} failed")
+        self.stream.write(
+            f"\r\033[K[{bar}] {self.done}/{self.total} done · {len(self.running)} running · {self.failed} failed"
+        )
         self.stream.flush()

@@ -33,12 +33,21 @@ _STATEMENTS = re.compile(r"^statements?(?: counts)?: ")
 
 def class_report(info: dict[str, Any], scores: list[StudentScore]) -> str:
     """The whole page."""
-    body = [_header(info, scores), _distribution(scores), _pass_rates(scores), _failures(scores),
-            _statement_counts(scores), _students(scores)]
-    return ("<!doctype html>\n<html lang=en>\n<head><meta charset=utf-8>"
-            "<meta name=viewport content='width=device-width,initial-scale=1'>"
-            f"<title>dbkata class report</title><style>{_CSS}</style></head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+    body = [
+        _header(info, scores),
+        _distribution(scores),
+        _pass_rates(scores),
+        _failures(scores),
+        _statement_counts(scores),
+        _students(scores),
+    ]
+    return (
+        "<!doctype html>\n<html lang=en>\n<head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>dbkata class report</title><style>{_CSS}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
 
 
 def _e(value: object) -> str:
@@ -49,12 +58,17 @@ def _header(info: dict[str, Any], scores: list[StudentScore]) -> str:
     statuses = Counter(s.status for s in scores)
     totals = [s.total for s in scores if s.total is not None]
     points = scores[0].points if scores else 0
-    cards = [("students", len(scores)), ("points possible", f"{points:g}"),
-             ("median total", f"{statistics.median(totals):g}" if totals else "—"),
-             *((status, count) for status, count in sorted(statuses.items()))]
+    cards = [
+        ("students", len(scores)),
+        ("points possible", f"{points:g}"),
+        ("median total", f"{statistics.median(totals):g}" if totals else "—"),
+        *((status, count) for status, count in sorted(statuses.items())),
+    ]
     card_html = "".join(f"<div class=card><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards)
-    return (f"<h1>dbkata class report</h1><p class=sub>workbook {_e(info.get('workbook'))} · "
-            f"{len(info.get('exercises', []))} exercise(s)</p><div class=cards>{card_html}</div>")
+    return (
+        f"<h1>dbkata class report</h1><p class=sub>workbook {_e(info.get('workbook'))} · "
+        f"{len(info.get('exercises', []))} exercise(s)</p><div class=cards>{card_html}</div>"
+    )
 
 
 def _distribution(scores: list[StudentScore]) -> str:
@@ -71,11 +85,15 @@ def _distribution(scores: list[StudentScore]) -> str:
         h = int((height - 30) * count / top)
         x = 40 + i * 50
         label = f"<text x={x + 22} y={height - 24 - h} text-anchor=middle>{count}</text>" if count else ""
-        bars.append(f"<rect class=bin x={x} y={height - 20 - h} width=44 height={h} fill='#0969da'>"
-                    f"<title>{i * 10}–{i * 10 + 10}%: {count}</title></rect>"
-                    f"<text x={x + 22} y={height - 6} text-anchor=middle>{'≥' if i else ''}{i * 10}%</text>{label}")
-    return (f"<h2>Score distribution</h2><svg id=histogram role=img aria-label='histogram of totals' "
-            f"width={width} height={height} viewBox='0 0 {width} {height}'>{''.join(bars)}</svg>")
+        bars.append(
+            f"<rect class=bin x={x} y={height - 20 - h} width=44 height={h} fill='#0969da'>"
+            f"<title>{i * 10}–{i * 10 + 10}%: {count}</title></rect>"
+            f"<text x={x + 22} y={height - 6} text-anchor=middle>{'≥' if i else ''}{i * 10}%</text>{label}"
+        )
+    return (
+        f"<h2>Score distribution</h2><svg id=histogram role=img aria-label='histogram of totals' "
+        f"width={width} height={height} viewBox='0 0 {width} {height}'>{''.join(bars)}</svg>"
+    )
 
 
 def _rate_bar(rate: float) -> str:
@@ -90,17 +108,23 @@ def _pass_rates(scores: list[StudentScore]) -> str:
         graded = [s.exercises[col] for s in scores if s.exercises[col].score is not None]
         mean = statistics.fmean(e.score or 0 for e in graded) if graded else 0.0
         full = sum(e.score == e.points for e in graded) / len(graded) if graded else 0.0
-        rows.append(f"<tr class=exercise><th>{_e(first.id)}</th><td class=num>{mean:.2f} / {first.points:g}</td>"
-                    f"<td>{_rate_bar(full)}</td></tr>")
+        rows.append(
+            f"<tr class=exercise><th>{_e(first.id)}</th><td class=num>{mean:.2f} / {first.points:g}</td>"
+            f"<td>{_rate_bar(full)}</td></tr>"
+        )
         for t, task in enumerate(first.tasks):
             if task.manual is not None:
                 rows.append(f"<tr><td>task {task.number}</td><td colspan=2 class=sub>graded by a person</td></tr>")
                 continue
             passed = sum(e.tasks[t].status == "passed" for e in graded) / len(graded) if graded else 0.0
-            rows.append(f"<tr class=task><td>task {task.number}</td><td class=num>{task.points:g} pt</td>"
-                        f"<td>{_rate_bar(passed)}</td></tr>")
-    return ("<h2>Pass rate per exercise and task</h2><table id=pass-rates><tr><th>exercise / task</th>"
-            "<th>mean</th><th>full marks / passed</th></tr>" + "".join(rows) + "</table>")
+            rows.append(
+                f"<tr class=task><td>task {task.number}</td><td class=num>{task.points:g} pt</td>"
+                f"<td>{_rate_bar(passed)}</td></tr>"
+            )
+    return (
+        "<h2>Pass rate per exercise and task</h2><table id=pass-rates><tr><th>exercise / task</th>"
+        "<th>mean</th><th>full marks / passed</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def failure_reason(message: str | None, outcome: str) -> str:
@@ -126,10 +150,14 @@ def _failures(scores: list[StudentScore], limit: int = 12) -> str:
             for t in e.tasks:
                 seen.update((e.id, failure_reason(i.message, i.outcome)) for i in t.items if not i.passed)
         counts.update(seen)
-    rows = "".join(f"<tr><td class=num>{n}</td><td>{_e(ex)}</td><td><code>{_e(reason[:300])}</code></td></tr>"
-                   for (ex, reason), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit])
-    return ("<h2>Most common failure reasons</h2><table id=failures><tr><th>students</th><th>exercise</th>"
-            "<th>reason</th></tr>" + (rows or "<tr><td colspan=3>no failures</td></tr>") + "</table>")
+    rows = "".join(
+        f"<tr><td class=num>{n}</td><td>{_e(ex)}</td><td><code>{_e(reason[:300])}</code></td></tr>"
+        for (ex, reason), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    )
+    return (
+        "<h2>Most common failure reasons</h2><table id=failures><tr><th>students</th><th>exercise</th>"
+        "<th>reason</th></tr>" + (rows or "<tr><td colspan=3>no failures</td></tr>") + "</table>"
+    )
 
 
 def _statement_counts(scores: list[StudentScore]) -> str:
@@ -145,12 +173,17 @@ def _statement_counts(scores: list[StudentScore]) -> str:
     rows = []
     for (ex, key), counts in sorted(seen.items()):
         dist = ", ".join(f"{c} stmt × {n}" for c, n in sorted(Counter(counts).items()))
-        rows.append(f"<tr><td>{_e(ex)}</td><td>{_e(key)}</td><td class=num>{min(counts)}</td>"
-                    f"<td class=num>{statistics.median(counts):g}</td><td class=num>{max(counts)}</td>"
-                    f"<td>{_e(dist)}</td></tr>")
-    return ("<h2>Statement counts (N+1 checks)</h2><table id=statements><tr><th>exercise</th><th>measured</th>"
-            "<th>min</th><th>median</th><th>max</th><th>distribution (count × students)</th></tr>"
-            + ("".join(rows) or "<tr><td colspan=6>no check counted statements</td></tr>") + "</table>")
+        rows.append(
+            f"<tr><td>{_e(ex)}</td><td>{_e(key)}</td><td class=num>{min(counts)}</td>"
+            f"<td class=num>{statistics.median(counts):g}</td><td class=num>{max(counts)}</td>"
+            f"<td>{_e(dist)}</td></tr>"
+        )
+    return (
+        "<h2>Statement counts (N+1 checks)</h2><table id=statements><tr><th>exercise</th><th>measured</th>"
+        "<th>min</th><th>median</th><th>max</th><th>distribution (count × students)</th></tr>"
+        + ("".join(rows) or "<tr><td colspan=6>no check counted statements</td></tr>")
+        + "</table>"
+    )
 
 
 def _count_of(value: Any) -> int | None:
@@ -163,14 +196,21 @@ def _count_of(value: Any) -> int | None:
 
 
 def _students(scores: list[StudentScore]) -> str:
-    head = "".join(f"<th title='{_e(e.id)}'>{_e(e.id.split('/')[-1].split('_')[0])}</th>"
-                   for e in (scores[0].exercises if scores else ()))
+    head = "".join(
+        f"<th title='{_e(e.id)}'>{_e(e.id.split('/')[-1].split('_')[0])}</th>"
+        for e in (scores[0].exercises if scores else ())
+    )
     rows = []
     for s in scores:
         cells = "".join(f"<td class=num>{'—' if e.score is None else f'{e.score:g}'}</td>" for e in s.exercises)
         total = "—" if s.total is None else f"{s.total:g}"
-        rows.append(f"<tr><td><a href='feedback/{_e(s.student)}.md'>{_e(s.student)}</a></td>{cells}"
-                    f"<td class=num>{total}</td><td class='status-{_e(s.status.replace(' ', '_'))}'>"
-                    f"{_e(s.status)}</td></tr>")
-    return (f"<h2>Students</h2><table id=students><tr><th>student</th>{head}<th>total</th><th>status</th></tr>"
-            + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr><td><a href='feedback/{_e(s.student)}.md'>{_e(s.student)}</a></td>{cells}"
+            f"<td class=num>{total}</td><td class='status-{_e(s.status.replace(' ', '_'))}'>"
+            f"{_e(s.status)}</td></tr>"
+        )
+    return (
+        f"<h2>Students</h2><table id=students><tr><th>student</th>{head}<th>total</th><th>status</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )

@@ -11,7 +11,7 @@ import re
 import shutil
 import signal
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ _NORMALISE = [
 class RunSettings:
     """How each submission is run."""
 
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     submission_timeout: float = 600.0
     no_network: bool = False
     hide: tuple[Path, ...] = ()  # folders the code must not read (solutions, checks, other submissions)
@@ -55,17 +55,28 @@ class _Context:
     counter: itertools.count[int]
 
 
-def grade_submission(catalog: Catalog, specs: list[ExerciseSpec], sub: Submission, slot: Slot,
-                     db: GradingDatabase, settings: RunSettings, work: Path) -> dict[str, Any]:
+def grade_submission(
+    catalog: Catalog,
+    specs: list[ExerciseSpec],
+    sub: Submission,
+    slot: Slot,
+    db: GradingDatabase,
+    settings: RunSettings,
+    work: Path,
+) -> dict[str, Any]:
     """Grade the chosen exercises of one submission; every problem becomes part of the record."""
-    record: dict[str, Any] = {"version": STATE_VERSION, "student": sub.student,
-                              "submission": sub.fingerprint(), "notes": list(sub.problems), "exercises": {}}
+    record: dict[str, Any] = {
+        "version": STATE_VERSION,
+        "student": sub.student,
+        "submission": sub.fingerprint(),
+        "notes": list(sub.problems),
+        "exercises": {},
+    }
     work.mkdir(parents=True, exist_ok=True)
     staged = sub.stage(work / "staged")
     started = time.monotonic()
     role = _role(db)
-    ctx = _Context(catalog, slot, db, role, settings, work, started + settings.submission_timeout,
-                   itertools.count(1))
+    ctx = _Context(catalog, slot, db, role, settings, work, started + settings.submission_timeout, itertools.count(1))
     try:
         for spec in specs:
             record["exercises"][spec.id] = grade_exercise(ctx, spec, staged / spec.id)
@@ -91,11 +102,16 @@ def grade_exercise(ctx: _Context, spec: ExerciseSpec, target: Path) -> dict[str,
     if not files:
         return {"status": "not_submitted", "message": None, "files": [], "tests": []}
     result = _run_checked(ctx, spec, target, None, ())
-    entry: dict[str, Any] = {"status": result.status, "message": _clean(_explain(result), ctx), "files": files,
-                             "tests": [_test_entry(t, ctx) for t in result.tests]}
+    entry: dict[str, Any] = {
+        "status": result.status,
+        "message": _clean(_explain(result), ctx),
+        "files": files,
+        "tests": [_test_entry(t, ctx) for t in result.tests],
+    }
     if result.status == "ok":
-        student_tests = {str(t.number): _student_test(ctx, spec, target, t.student_test)
-                         for t in spec.tasks if t.student_test}
+        student_tests = {
+            str(t.number): _student_test(ctx, spec, target, t.student_test) for t in spec.tasks if t.student_test
+        }
         if student_tests:
             entry["student_tests"] = student_tests
     return entry
@@ -149,8 +165,9 @@ def _classify(result: RunResult, ctx: _Context) -> dict[str, Any]:
     return {"outcome": "passed", "message": None}
 
 
-def _run_checked(ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path | None,
-                 selection: tuple[str, ...]) -> RunResult:
+def _run_checked(
+    ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path | None, selection: tuple[str, ...]
+) -> RunResult:
     """One run, re-run when the server is at fault; a fault the grader cannot confirm is the run's own."""
     claimed = 0
     for _attempt in range(3):
@@ -169,17 +186,22 @@ def _run_checked(ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path
             return result
         claimed += 1
         if claimed > 1:
-            return RunResult("crashed", message="the run reported a database failure, but the grader found the "
-                             f"server healthy: {result.message}")
+            return RunResult(
+                "crashed",
+                message="the run reported a database failure, but the grader found the "
+                f"server healthy: {result.message}",
+            )
     return RunResult("infrastructure_error", message="the database server kept failing; gave up after 3 tries")
 
 
-def _run_once(ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path | None,
-              selection: tuple[str, ...]) -> RunResult:
+def _run_once(
+    ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path | None, selection: tuple[str, ...]
+) -> RunResult:
     remaining = ctx.deadline - time.monotonic()
     if remaining <= 1:
-        return RunResult("not_run", message=f"the submission's time budget of "
-                         f"{ctx.settings.submission_timeout:g} s was used up")
+        return RunResult(
+            "not_run", message=f"the submission's time budget of {ctx.settings.submission_timeout:g} s was used up"
+        )
     n = next(ctx.counter)
     tree = ctx.work / f"run{n}"
     folder = assemble(ctx.catalog, spec, code, tree)
@@ -191,20 +213,29 @@ def _run_once(ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path | 
     try:
         targets = [str(folder / s) for s in selection] or [str(folder)]
         # Captured output is never echoed back: a submission that prints 1 GB cannot flood the log.
-        return run_tree(folder, "--show-capture=no", *targets, timeout=timeout,
-                        env=ctx.slot.env(tree, ctx.role.url),
-                        prefix=ctx.slot.prefix(limits, no_network=ctx.settings.no_network,
-                                                hide=ctx.settings.hide),
-                        output=ctx.work / f"run{n}.log")
+        return run_tree(
+            folder,
+            "--show-capture=no",
+            *targets,
+            timeout=timeout,
+            env=ctx.slot.env(tree, ctx.role.url),
+            prefix=ctx.slot.prefix(limits, no_network=ctx.settings.no_network, hide=ctx.settings.hide),
+            output=ctx.work / f"run{n}.log",
+        )
     finally:
         ctx.slot.kill_all()
         shutil.rmtree(tree, ignore_errors=True)
 
 
 def _test_entry(test: dict[str, Any], ctx: _Context) -> dict[str, Any]:
-    return {"nodeid": test["nodeid"], "kind": test.get("kind"), "task": test.get("task"),
-            "outcome": test.get("outcome"), "message": _clean(test.get("message"), ctx),
-            "evidence": _clean_json(test.get("evidence") or {}, ctx)}
+    return {
+        "nodeid": test["nodeid"],
+        "kind": test.get("kind"),
+        "task": test.get("task"),
+        "outcome": test.get("outcome"),
+        "message": _clean(test.get("message"), ctx),
+        "evidence": _clean_json(test.get("evidence") or {}, ctx),
+    }
 
 
 def _clean(text: str | None, ctx: _Context) -> str | None:

@@ -8,6 +8,7 @@ As a normal user the same limits apply, but the code runs as that user: document
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import itertools
 import json
@@ -18,8 +19,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -44,9 +45,14 @@ class Limits:
 
     def rlimits(self) -> dict[str, int]:
         """The values ``confine.py`` sets."""
-        return {"memory": self.memory_mb << 20, "processes": self.processes,
-                "file_size": self.file_size_mb << 20, "open_files": self.open_files,
-                "cpu_seconds": int(self.timeout * 2 + 10), "core": 0}
+        return {
+            "memory": self.memory_mb << 20,
+            "processes": self.processes,
+            "file_size": self.file_size_mb << 20,
+            "open_files": self.open_files,
+            "cpu_seconds": int(self.timeout * 2 + 10),
+            "core": 0,
+        }
 
 
 @dataclass
@@ -70,8 +76,14 @@ class Slot:
         settings: dict[str, object] = dict(limits.rlimits())
         if self.isolated:
             staging = LOCK_DIR / f"stage-{self.uid}"
-            settings.update(uid=self.uid, gid=self.gid, no_network=no_network, staging=str(staging),
-                            expose=unreachable_python_paths(), hide=[str(h) for h in hide if h.is_dir()])
+            settings.update(
+                uid=self.uid,
+                gid=self.gid,
+                no_network=no_network,
+                staging=str(staging),
+                expose=unreachable_python_paths(),
+                hide=[str(h) for h in hide if h.is_dir()],
+            )
         else:
             settings["processes"] = _own_process_count() + limits.processes
         return [sys.executable, "-I", "-S", str(_CONFINE), json.dumps(settings), "--"]
@@ -95,7 +107,8 @@ class Slot:
         """Hand a run folder to the slot's user (a private home: mode 700)."""
         (folder / "tmp").mkdir(exist_ok=True)
         if self.isolated:
-            assert self.uid is not None and self.gid is not None
+            assert self.uid is not None
+            assert self.gid is not None
             for path in [folder, *folder.rglob("*")]:
                 os.lchown(path, self.uid, self.gid)
         folder.chmod(0o700)
@@ -111,10 +124,8 @@ class Slot:
             if self.isolated:
                 self._kill_uid()
             for proc in left:
-                try:
+                with contextlib.suppress(psutil.Error):
                     proc.kill()
-                except psutil.Error:
-                    pass
         return found
 
     def _leftovers(self) -> list[psutil.Process]:
@@ -133,9 +144,18 @@ class Slot:
     def _kill_uid(self) -> None:
         """kill(-1) as the slot user: signals all its processes at once, so a fork bomb cannot outrun it."""
         # The shell's own kill builtin: it needs nothing the sandbox user may not reach.
-        subprocess.run(["/bin/sh", "-c", "kill -9 -1 2>/dev/null; exit 0"], user=self.uid, group=self.gid,
-                       extra_groups=[], check=False, timeout=30, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+        subprocess.run(
+            ["/bin/sh", "-c", "kill -9 -1 2>/dev/null; exit 0"],
+            user=self.uid,
+            group=self.gid,
+            extra_groups=[],
+            check=False,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+        )
 
 
 def make_slots(count: int) -> list[Slot]:
@@ -170,8 +190,12 @@ def ensure_user(name: str) -> tuple[int, int]:
         entry = pwd.getpwnam(name)
     except KeyError:
         useradd = shutil.which("useradd") or "/usr/sbin/useradd"
-        subprocess.run([useradd, "--system", "--user-group", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", name], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [useradd, "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         entry = pwd.getpwnam(name)
     return entry.pw_uid, entry.pw_gid
 
@@ -180,8 +204,11 @@ def unreachable_python_paths() -> list[str]:
     """Folders the interpreter needs that other users cannot reach (e.g. a Python under /root)."""
     wanted = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
     wanted |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
-    return sorted(p for p in wanted if not _traversable(p) and not any(
-        p.startswith(q + os.sep) for q in wanted if q != p and not _traversable(q)))
+    return sorted(
+        p
+        for p in wanted
+        if not _traversable(p) and not any(p.startswith(q + os.sep) for q in wanted if q != p and not _traversable(q))
+    )
 
 
 def _traversable(path: str) -> bool:

@@ -150,8 +150,14 @@ def _score_task(task: Task, status: str, message: str | None, run: dict[str, Any
 def _item(test: dict[str, Any]) -> Item:
     name = str(test.get("nodeid", "?")).split("::", 1)[-1]
     outcome = str(test.get("outcome", "missing"))
-    return Item(name, str(test.get("kind", "check")), outcome == "passed", outcome, test.get("message"),
-                dict(test.get("evidence") or {}))
+    return Item(
+        name,
+        str(test.get("kind", "check")),
+        outcome == "passed",
+        outcome,
+        test.get("message"),
+        dict(test.get("evidence") or {}),
+    )
 
 
 def _score_student_test(task: Task, runs: list[dict[str, Any]]) -> TaskScore:
@@ -168,9 +174,13 @@ def _score_student_test(task: Task, runs: list[dict[str, Any]]) -> TaskScore:
     if not flawed:
         return TaskScore(task.number, task.points, task.points, "passes on the reference solution", items)
     score = round(task.points * caught / len(flawed), 2)
-    return TaskScore(task.number, task.points, score,
-                     f"passes on the reference solution and catches {caught} of {len(flawed)} flawed versions",
-                     items)
+    return TaskScore(
+        task.number,
+        task.points,
+        score,
+        f"passes on the reference solution and catches {caught} of {len(flawed)} flawed versions",
+        items,
+    )
 
 
 def _student_test_item(run: dict[str, Any]) -> Item:
@@ -184,7 +194,8 @@ def _student_test_item(run: dict[str, Any]) -> Item:
 
 def _describe(run: dict[str, Any]) -> str:
     outcome = run.get("outcome")
-    text = {"failed": "failed", "no tests": "collected no test", "not run": "did not run"}.get(str(outcome),
-                                                                                          f"ended: {outcome}")
+    text = {"failed": "failed", "no tests": "collected no test", "not run": "did not run"}.get(
+        str(outcome), f"ended: {outcome}"
+    )
     message = run.get("message")
     return f"{text}: {message.splitlines()[0]}" if message else text

@@ -37,20 +37,29 @@ def workbook_fingerprint(catalog: Catalog) -> str:
 
 def batch_info(catalog: Catalog, settings: dict[str, Any]) -> dict[str, Any]:
     """What batch.json holds: the workbook's fingerprint, its exercises, and the run settings."""
-    return {"version": STATE_VERSION, "workbook": workbook_fingerprint(catalog),
-            "settings": settings, "exercises": [spec_to_json(s) for s in catalog.exercises]}
+    return {
+        "version": STATE_VERSION,
+        "workbook": workbook_fingerprint(catalog),
+        "settings": settings,
+        "exercises": [spec_to_json(s) for s in catalog.exercises],
+    }
 
 
 def spec_to_json(spec: ExerciseSpec) -> dict[str, Any]:
     """A manifest entry as plain data (so outputs can be rebuilt without the workbook)."""
-    return {"id": spec.id, "title": spec.title, "editable": list(spec.editable),
-            "tasks": [asdict(t) for t in spec.tasks]}
+    return {
+        "id": spec.id,
+        "title": spec.title,
+        "editable": list(spec.editable),
+        "tasks": [asdict(t) for t in spec.tasks],
+    }
 
 
 def spec_from_json(data: dict[str, Any]) -> ExerciseSpec:
     """The inverse of :func:`spec_to_json`."""
-    tasks = tuple(Task(int(t["number"]), float(t["points"]), t.get("student_test"), t.get("manual"))
-                  for t in data["tasks"])
+    tasks = tuple(
+        Task(int(t["number"]), float(t["points"]), t.get("student_test"), t.get("manual")) for t in data["tasks"]
+    )
     return ExerciseSpec(str(data["id"]), str(data["title"]), tuple(data["editable"]), tasks)
 
 
