@@ -1,0 +1,108 @@
+"""Hidden checks for task 1: many mixed requests at once; no 5xx, every success saved, every failure absent."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import dbkata
+from dbkata.exercise import Exercise
+
+pytestmark = pytest.mark.task(1)
+
+SEEDED = 6  # tasks 'Seed 1' … 'Seed 6', ids 1 … 6
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    title: str | None = None  # the body of a POST /tasks
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}" + (f" {self.title!r}" if self.title else "")
+
+
+@pytest.fixture
+async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    async with admin.begin() as conn:
+        await conn.execute(text("insert into task (title) select 'Seed ' || g from generate_series(1, :n) g"),
+                           {"n": SEEDED})
+    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
+        yield client
+
+
+def mixed_calls(shuffle: int, fresh: int) -> list[Call]:
+    calls = [Call("POST", "/tasks", f"Fresh {shuffle}-{i}") for i in range(fresh)]
+    calls += [Call("POST", "/tasks", f"Seed {i}") for i in (1, 2, 3)]  # taken: 409
+    calls += [Call("POST", "/tasks", "Twin"), Call("POST", "/tasks", "Twin")]  # one 201, one 409
+    calls += [Call("GET", f"/tasks/{i}") for i in (1, 2, 3, 4)] + [Call("GET", f"/tasks/{i}") for i in (901, 902)]
+    calls += [Call("POST", f"/tasks/{i}/done") for i in (4, 5, 6)] + [Call("POST", "/tasks/801/done")]
+    random.Random(shuffle).shuffle(calls)
+    return calls
+
+
+async def send(client: httpx.AsyncClient, call: Call) -> httpx.Response:
+    if call.title is not None:
+        return await client.post(call.path, json={"title": call.title})
+    return await client.request(call.method, call.path)
+
+
+@pytest.mark.parametrize(("shuffle", "fresh"), [(1, 8), (2, 14)])
+async def test_mixed_requests_at_once(client: httpx.AsyncClient, admin: AsyncEngine, shuffle: int,
+                                      fresh: int) -> None:
+    calls = mixed_calls(shuffle, fresh)
+    responses = await asyncio.gather(*(send(client, c) for c in calls))
+    async with admin.connect() as conn:  # what was really committed, read on a separate connection
+        rows = {title: (task_id, done) for task_id, title, done in
+                await conn.execute(text("select id, title, done from task"))}
+
+    problems = []
+    for call, response in zip(calls, responses, strict=True):
+        status = response.status_code
+        if status >= 500:
+            problems.append(f"{call} answered {status}: {response.text[:80]}")
+            continue
+        if call.title is not None and status == 201 and call.title not in rows:
+            problems.append(f"{call} answered 201, but no such task was saved")
+        if call.title is not None and call.title.startswith("Fresh") and status != 201:
+            problems.append(f"{call} answered {status}; the title was free, expected 201")
+        if call.title is not None and call.title.startswith("Seed") and status != 409:
+            problems.append(f"{call} answered {status}; the title was taken, expected 409")
+        if call.method == "GET":
+            task_id = int(call.path.rsplit("/", 1)[1])
+            want = (200, f"Seed {task_id}") if task_id <= SEEDED else (404, None)
+            got = (status, response.json().get("title"))
+            if got != want:
+                problems.append(f"{call} answered {got}; expected {want}")
+        if call.path.endswith("/done"):
+            task_id = int(call.path.split("/")[2])
+            want_status = 200 if task_id <= SEEDED else 404
+            if status != want_status:
+                problems.append(f"{call} answered {status}; expected {want_status}")
+            elif status == 200 and not rows.get(f"Seed {task_id}", (0, False))[1]:
+                problems.append(f"{call} answered 200, but the task is not marked done in the table")
+    twins = Counter(r.status_code for c, r in zip(calls, responses, strict=True) if c.title == "Twin")
+    if twins != Counter({201: 1, 409: 1}) and not any(s >= 500 for s in twins):
+        problems.append(f"two POST /tasks 'Twin' at once answered {dict(twins)}; expected one 201 and one 409")
+    expected_titles = {f"Seed {i}" for i in range(1, SEEDED + 1)} | {f"Fresh {shuffle}-{i}" for i in range(fresh)}
+    expected_titles |= {"Twin"} if twins[201] == 1 else set()
+    extra = sorted(set(rows) - expected_titles)
+    if extra:
+        problems.append(f"tasks saved that no request reported as created: {extra}")
+    if problems:
+        dbkata.fail("concurrent requests disturb each other",
+                    f"{len(calls)} requests sent at the same time (creates, taken titles, reads, updates, 404s).",
+                    f"{len(problems)} thing(s) went wrong:", *problems[:10],
+                    *([f"… and {len(problems) - 10} more"] if len(problems) > 10 else []),
+                    "Expected: no 5xx, every 2xx saved, every refused request leaving nothing behind.",
+                    advice="Look at what two requests running at the same time share.")
