@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from dbkata.catalog import CatalogError, load_catalog
 from dbkata.grading import BatchOptions, Limits, RunSettings, grade_batch, merge
+from dbkata.grading.collect import parse_shard
 from dbkata.grading.feedback import LEVELS
+from dbkata.grading.verify import verify
 
 HERE = Path(__file__).resolve().parent
-
-
-def shard(text: str) -> tuple[int, int]:
-    """``K/N`` with 1 <= K <= N."""
-    k, _, n = text.partition("/")
-    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
-        raise argparse.ArgumentTypeError("use K/N with 1 <= K <= N, e.g. --shard 2/4")
-    return int(k), int(n)
 
 
 def grade(argv: list[str]) -> int:
@@ -34,7 +29,7 @@ def grade(argv: list[str]) -> int:
     p.add_argument("--force", action="store_true", help="grade again what is already graded")
     p.add_argument("--only", action="append", default=[], metavar="STUDENT", help="grade (again) only these")
     p.add_argument("--exercise", action="append", default=[], metavar="ID", help="grade (again) only these")
-    p.add_argument("--shard", type=shard, help="grade slice K of N (stable by student id)")
+    p.add_argument("--shard", type=parse_shard, help="grade slice K of N (stable by student id)")
     p.add_argument("--timeout", type=float, default=120, help="wall seconds per exercise run (default 120)")
     p.add_argument("--submission-timeout", type=float, default=900, help="wall seconds per submission")
     p.add_argument("--memory", type=int, default=2048, help="MB of address space per process (default 2048)")
@@ -42,15 +37,18 @@ def grade(argv: list[str]) -> int:
     p.add_argument("--workbook", type=Path, default=HERE, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     catalog = load_catalog(a.workbook)
-    for ex in a.exercise:
-        catalog.get(ex)
+    [catalog.get(ex) for ex in a.exercise]  # an unknown id fails here, naming the known ones
     settings = RunSettings(Limits(timeout=a.timeout, memory_mb=a.memory), a.submission_timeout, no_network=True)
     options = BatchOptions(
         a.submissions, a.out, a.jobs, a.force, tuple(a.only), tuple(a.exercise), a.shard, settings, a.feedback
     )
-    problems = grade_batch(catalog, options)
-    print(f"outputs written to {a.out}" + (f" ({problems} student(s) need attention)" if problems else ""))
-    return 0
+    return report(grade_batch(catalog, options), a.out)
+
+
+def report(statuses: Counter[str], out: Path) -> int:
+    """One line; exit 3 while some student could not be graded for infrastructure reasons (run again)."""
+    print(f"outputs written to {out}: " + ", ".join(f"{n} {status}" for status, n in sorted(statuses.items())))
+    return 3 if statuses["infrastructure_error"] else 0
 
 
 def merge_cmd(argv: list[str]) -> int:
@@ -60,29 +58,17 @@ def merge_cmd(argv: list[str]) -> int:
     p.add_argument("--feedback", choices=LEVELS, default="messages")
     p.add_argument("--workbook", type=Path, default=HERE, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    merge(a.inputs, a.out, a.feedback)
-    print(f"merged {len(a.inputs)} folder(s) into {a.out}")
-    return 0
+    return report(merge(a.inputs, a.out, a.feedback), a.out)
 
 
 def selfcheck(argv: list[str]) -> int:
-    from dbkata.selfcheck import selfcheck_exercise
-
     p = argparse.ArgumentParser(prog="grade.py selfcheck", description="Verify the workbook itself.")
     p.add_argument("--exercise", action="append", default=[], metavar="ID")
     p.add_argument("--workbook", type=Path, default=HERE, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    catalog = load_catalog(a.workbook)
-    specs = [catalog.get(i) for i in a.exercise] or list(catalog.exercises)
-    verdicts = [v for spec in specs for v in selfcheck_exercise(catalog, spec)]
-    bad = [v for v in verdicts if not v.ok]
-    for v in bad:
-        print(v.line())
-    print(
-        f"selfcheck: {len(verdicts) - len(bad)} of {len(verdicts)} expectations hold in {len(specs)} exercise(s)"
-        + (f"; {len(bad)} violation(s)" if bad else "")
-    )
-    return 1 if bad else 0
+    verdicts, summary = verify(load_catalog(a.workbook), a.exercise)
+    print(*[v.line() for v in verdicts if not v.ok], summary, sep="\n")
+    return 0 if all(v.ok for v in verdicts) else 1
 
 
 def main(argv: list[str]) -> int:

@@ -13,6 +13,7 @@ import queue
 import re
 import shutil
 import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -53,8 +54,8 @@ class _Todo:
     exercises: tuple[str, ...]
 
 
-def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | None = None) -> int:
-    """Grade what is left to grade, then write every output; return the number of students with problems."""
+def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | None = None) -> Counter[str]:
+    """Grade what is left to grade, then write every output; return how many students have each status."""
     entries, skipped = collect.find_entries(options.submissions)
     entries = [
         e
@@ -185,7 +186,7 @@ def _remove_stale_work() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def merge(inputs: list[Path], out: Path, feedback: str = "messages") -> int:
+def merge(inputs: list[Path], out: Path, feedback: str = "messages") -> Counter[str]:
     """Combine the records of shard output folders into one output folder, then write its outputs."""
     infos = [state.read_batch(i) for i in inputs]
     if any(i is None for i in infos):

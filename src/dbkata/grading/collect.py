@@ -9,6 +9,7 @@ no symlinks, no zip bombs).
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import os
@@ -85,6 +86,14 @@ def find_entries(folder: Path) -> tuple[list[Path], list[str]]:
         else:
             chosen.append(paths[0])
     return chosen, skipped
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` with 1 <= K <= N (as written on the command line)."""
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise argparse.ArgumentTypeError("use K/N with 1 <= K <= N, e.g. --shard 2/4")
+    return int(k), int(n)
 
 
 def in_shard(student: str, shard: tuple[int, int] | None) -> bool:

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,8 @@ from dbkata.grading.report_html import class_report
 from dbkata.grading.score import ExerciseScore, StudentScore, score_student
 
 
-def write_outputs(out: Path, level: str = "messages") -> int:
-    """Rebuild all outputs; return how many students are not plainly graded (errors, infrastructure)."""
+def write_outputs(out: Path, level: str = "messages") -> Counter[str]:
+    """Rebuild all outputs; return how many students have each status (graded, infrastructure_error...)."""
     if level not in LEVELS:
         raise ValueError(f"feedback level must be one of {', '.join(LEVELS)}")
     info = state.read_batch(out)
@@ -39,7 +40,7 @@ def write_outputs(out: Path, level: str = "messages") -> int:
         {f"{s.student}/results.json": gradescope_json(s, level) for s in scores if s.total is not None},
     )
     state.write_text(out / "report.html", class_report(info, scores))
-    return sum(s.status != "graded" for s in scores)
+    return Counter(s.status for s in scores)
 
 
 def _write_each(folder: Path, files: dict[str, str]) -> None:

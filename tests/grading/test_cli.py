@@ -1,0 +1,51 @@
+"""grade.py's subcommands and its refusals."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.grading.conftest import WORKBOOK, grade_cmd
+
+ECHO = "level2/ex02_echo"
+
+
+def _run(*args: str | Path, workbook: Path = WORKBOOK) -> subprocess.CompletedProcess[str]:
+    cmd = grade_cmd(*args)
+    cmd[-1] = str(workbook)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
+
+
+def test_selfcheck_prints_one_summary_line_and_exits_0_on_a_sound_workbook() -> None:
+    proc = _run("selfcheck", "--exercise", ECHO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == "selfcheck: 2 of 2 expectations hold in 1 exercise(s)\n"
+
+
+def test_selfcheck_names_each_violation_and_exits_1(tmp_path: Path) -> None:
+    broken = tmp_path / "workbook"
+    shutil.copytree(WORKBOOK, broken)
+    starter = broken / "exercises" / ECHO / "echo.py"
+    shutil.copyfile(starter, broken / "solutions" / ECHO / "echo.py")  # a "solution" that solves nothing
+    proc = _run("selfcheck", "--exercise", ECHO, workbook=broken)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("FAIL level2/ex02_echo · solution: passes visible tests and hidden checks")
+    assert lines[-1] == "selfcheck: 1 of 2 expectations hold in 1 exercise(s); 1 violation(s)"
+
+
+def test_unknown_exercise_and_bad_shard_are_refused(tmp_path: Path) -> None:
+    proc = _run(tmp_path, "--out", tmp_path / "out", "--exercise", "level2/ex99_nope")
+    assert proc.returncode == 2
+    assert "no exercise 'level2/ex99_nope'" in proc.stderr
+    proc = _run(tmp_path, "--out", tmp_path / "out", "--shard", "3/2")
+    assert proc.returncode == 2
+    assert "use K/N with 1 <= K <= N" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_merge_refuses_a_folder_that_is_not_an_output(tmp_path: Path) -> None:
+    proc = _run("merge", tmp_path, "--out", tmp_path / "m")
+    assert proc.returncode == 2
+    assert "not a grade.py output folder" in proc.stderr
