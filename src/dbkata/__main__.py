@@ -18,16 +18,23 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("selfcheck", help="solutions pass, starters fail, known-bad variants are caught")
     check.add_argument("--exercise", action="append", metavar="ID", help="only this exercise (repeatable)")
     check.add_argument("--root", type=Path, default=Path.cwd(), help="the workbook (default: here)")
+    check.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run everything N times and also report any outcome that changed between runs",
+    )
     server = sub.add_parser("server", help="the embedded PostgreSQL used by the tests")
     server.add_argument("action", choices=["status", "stop", "reset"])
     args = parser.parse_args(argv)
     if args.command == "server":
         return _server(args.action)
-    return selfcheck(args.root, args.exercise)
+    return selfcheck(args.root, args.exercise, args.repeat)
 
 
-def selfcheck(root: Path, only: list[str] | None) -> int:
-    """Run the self-check and print one line per expectation plus a summary line."""
+def selfcheck(root: Path, only: list[str] | None, repeat: int = 1) -> int:
+    """Run the self-check (``repeat`` times); print violations, unstable outcomes and a summary line."""
     try:
         catalog = load_catalog(root)
         specs = [catalog.get(i) for i in only] if only else list(catalog.exercises)
@@ -37,15 +44,29 @@ def selfcheck(root: Path, only: list[str] | None) -> int:
     server = EmbeddedServer()
     server.acquire()  # one server start for every subprocess below (they attach in milliseconds)
     try:
-        verdicts = [v for spec in specs for v in selfcheck_exercise(catalog, spec)]
+        runs = [[v for spec in specs for v in selfcheck_exercise(catalog, spec)] for _ in range(max(1, repeat))]
     finally:
         server.release()
-    for v in verdicts:
-        if not v.ok:
-            print(v.line())
+    verdicts = runs[0]
     bad = [v for v in verdicts if not v.ok]
-    print(f"selfcheck: {len(specs)} exercise(s), {len(verdicts)} expectation(s), {len(bad)} violated")
-    return 1 if bad else 0
+    for v in bad:
+        print(v.line())
+    unstable = sorted(
+        {
+            f"{v.exercise} · {v.target}: {v.expectation}"
+            for run in runs[1:]
+            for v in run
+            if (v.exercise, v.target, v.expectation, v.ok)
+            not in {(w.exercise, w.target, w.expectation, w.ok) for w in verdicts}
+        }
+    )
+    for line in unstable:
+        print(f"UNSTABLE {line} (its outcome changed between runs)")
+    print(
+        f"selfcheck: {len(specs)} exercise(s), {len(verdicts)} expectation(s), {len(bad)} violated"
+        + (f", {len(unstable)} unstable over {repeat} runs" if repeat > 1 else "")
+    )
+    return 1 if bad or unstable else 0
 
 
 def _server(action: str) -> int:
