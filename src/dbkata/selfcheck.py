@@ -50,7 +50,35 @@ def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 2) -> l
     plan = list(_plan(catalog, spec))
     with tempfile.TemporaryDirectory(prefix="dbkata-selfcheck-") as tmp, ThreadPoolExecutor(jobs) as pool:
         results = list(pool.map(lambda job: _run(catalog, spec, job, Path(tmp)), plan))
-    return [_judge(spec, job, result) for job, result in zip(plan, results, strict=True)]
+    verdicts = [_judge(spec, job, result) for job, result in zip(plan, results, strict=True)]
+    return verdicts + _every_check_can_fail(spec, plan, results)
+
+
+def _every_check_can_fail(spec: ExerciseSpec, plan: list[_Job], results: list[RunResult]) -> list[Verdict]:
+    """Each hidden check (a check function, over all its parameters) fails on the starter or a bad variant."""
+    by_name = dict(
+        zip(
+            (job.name for job in plan if not job.selection),
+            (r for j, r in zip(plan, results, strict=True) if not j.selection),
+            strict=True,
+        )
+    )
+    solution = by_name.get("solution")
+    if solution is None or solution.status != "ok":
+        return []
+    checks = {_function(t["nodeid"]) for t in solution.tests if t["kind"] == "check"}
+    wrong = [r for name, r in by_name.items() if name == "starter" or name.startswith("bad_")]
+    caught = {_function(t["nodeid"]) for r in wrong for t in r.failed("check")}
+    return [
+        Verdict(spec.id, f"check {name}", "fails on the starter or at least one known-bad variant", name in caught)
+        for name in sorted(checks)
+    ]
+
+
+def _function(nodeid: str) -> str:
+    """``check_x.py::test_y`` from ``.../check_x.py::test_y[param]``."""
+    path, _, name = nodeid.partition("::")
+    return f"{path.rsplit('/', 1)[-1]}::{name.split('[', 1)[0]}"
 
 
 def _plan(catalog: Catalog, spec: ExerciseSpec) -> Iterator[_Job]:
