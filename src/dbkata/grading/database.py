@@ -43,6 +43,7 @@ class SubmissionRole:
 
     name: str
     url: str
+    password: str = ""
 
 
 class GradingDatabase:
@@ -87,19 +88,28 @@ class GradingDatabase:
             return SubmissionRole(admin.user, admin.url())
         name = f"{ROLE_PREFIX}{os.getpid()}_{next(self._seq)}"
         password = secrets.token_urlsafe(18)
+        role = SubmissionRole(name, admin.with_login(name, password).on("postgres").url(), password)
+        self.ensure_role(role)
+        return role
+
+    def ensure_role(self, role: SubmissionRole) -> None:
+        """Create the role unless it exists (a server re-created after a crash has lost it)."""
+        if not self.superuser or not role.name.startswith(ROLE_PREFIX):
+            return
         with self._connect() as conn:
+            if conn.execute("select 1 from pg_roles where rolname = %s", (role.name,)).fetchone():
+                return
             conn.execute(
                 sql.SQL(
                     "create role {} login nosuperuser createdb nocreaterole noinherit connection limit {} password {}"
-                ).format(sql.Identifier(name), sql.Literal(CONNECTION_LIMIT), sql.Literal(password))
+                ).format(sql.Identifier(role.name), sql.Literal(CONNECTION_LIMIT), sql.Literal(role.password))
             )
             for key, value in ROLE_SETTINGS.items():
                 conn.execute(
                     sql.SQL("alter role {} set {} = {}").format(
-                        sql.Identifier(name), sql.Identifier(key), sql.Literal(value)
+                        sql.Identifier(role.name), sql.Identifier(key), sql.Literal(value)
                     )
                 )
-        return SubmissionRole(name, admin.with_login(name, password).on("postgres").url())
 
     def drop_role(self, role: SubmissionRole) -> None:
         """Drop every database the role owns, then the role (terminating its sessions)."""
@@ -149,9 +159,12 @@ class GradingDatabase:
         with self._lock:
             if self._server is not None:
                 try:
-                    self._server.acquire()
+                    info = self._server.acquire()
                 except ServerError as exc:
                     raise InfrastructureFault(f"restarting the embedded server failed: {exc}") from exc
+                self._admin = Endpoint(
+                    info.socket_dir, info.port, info.superuser, info.password, "postgres", embedded=True
+                )  # a re-created cluster has a new password
         self.check_health()
 
     def _endpoint(self) -> Endpoint:

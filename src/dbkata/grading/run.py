@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from dbkata.assemble import assemble, overlay_editable
 from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.grading.collect import Submission
@@ -179,8 +181,9 @@ def _run_checked(
         except InfrastructureFault as fault:
             try:
                 ctx.db.repair()
-            except InfrastructureFault:
-                return RunResult("infrastructure_error", message=str(fault))
+                ctx.db.ensure_role(ctx.role)
+            except (InfrastructureFault, psycopg.Error) as second:
+                return RunResult("infrastructure_error", message=f"{fault}; repair failed: {second}")
             continue
         if result.status != "infrastructure_error":
             return result

@@ -1,0 +1,121 @@
+"""Infrastructure faults are retried and reported as such, never as a student's zero; claims are verified.
+
+The decision logic of ``run._run_checked`` is driven here with scripted run results and a scripted
+server (healthy or not, repairable or not); a student's faked claim is covered end to end in
+test_hostile.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dbkata.catalog import ExerciseSpec, Task
+from dbkata.grading import batch, collect, run, state
+from dbkata.grading.database import InfrastructureFault, SubmissionRole
+from dbkata.grading.run import RunSettings, _Context
+from dbkata.runner import RunResult
+
+SPEC = ExerciseSpec("level2/ex02_echo", "Echo", ("echo.py",), (Task(1, 2),))
+OK = RunResult("ok", [{"nodeid": "x::t", "kind": "check", "task": 1, "outcome": "passed"}])
+CRASH = RunResult("crashed", message="pytest exited with code 1 and wrote no report", exit_code=1)
+CLAIM = RunResult("infrastructure_error", message="the database server died")
+
+
+class ScriptedServer:
+    """Healthy or not as told, call by call; repair works or not."""
+
+    def __init__(self, healthy: list[bool], repairable: bool) -> None:
+        self.healthy = iter(healthy)
+        self.repairable = repairable
+        self.repairs = 0
+
+    def check_health(self) -> None:
+        if not next(self.healthy, True):
+            raise InfrastructureFault("the database server did not answer: connection refused")
+
+    def repair(self) -> None:
+        self.repairs += 1
+        if not self.repairable:
+            raise InfrastructureFault("restarting the embedded server failed")
+
+    def ensure_role(self, role: SubmissionRole) -> None:
+        pass
+
+
+def _checked(monkeypatch: pytest.MonkeyPatch, results: list[RunResult], server: ScriptedServer) -> RunResult:
+    script = iter(results)
+    monkeypatch.setattr(run, "_run_once", lambda *args: next(script))
+    ctx = _Context(
+        None,
+        None,
+        server,
+        SubmissionRole("r", ""),
+        RunSettings(),
+        Path("/nonexistent"),
+        0.0,  # type: ignore[arg-type]
+        itertools.count(),
+    )
+    return run._run_checked(ctx, SPEC, Path("."), None, ())
+
+
+def test_a_crash_while_the_server_is_down_and_cannot_be_repaired_is_an_infrastructure_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result = _checked(monkeypatch, [CRASH], ScriptedServer([False], repairable=False))
+    assert result.status == "infrastructure_error"
+    assert result.message == (
+        "the database server did not answer: connection refused; repair failed: restarting the embedded server failed"
+    )
+
+
+def test_a_crash_while_the_server_was_down_is_retried_after_the_repair(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = ScriptedServer([False], repairable=True)
+    assert _checked(monkeypatch, [CRASH, OK], server) is OK
+    assert server.repairs == 1
+
+
+def test_a_crash_on_a_healthy_server_is_the_submissions_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _checked(monkeypatch, [CRASH, OK], ScriptedServer([True], repairable=True)) is CRASH
+
+
+def test_a_claimed_fault_on_a_healthy_server_is_retried_once_then_not_believed(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _checked(monkeypatch, [CLAIM, OK], ScriptedServer([True], repairable=True)) is OK
+    result = _checked(monkeypatch, [CLAIM, CLAIM], ScriptedServer([True, True], repairable=True))
+    assert result.status == "crashed"
+    assert result.message == (
+        "the run reported a database failure, but the grader found the server healthy: the database server died"
+    )
+
+
+def test_a_server_that_keeps_failing_gives_up_after_three_tries(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _checked(monkeypatch, [CRASH] * 3, ScriptedServer([False] * 3, repairable=True))
+    assert (result.status, result.message) == (
+        "infrastructure_error",
+        "the database server kept failing; gave up after 3 tries",
+    )
+
+
+def test_exercises_left_with_an_infrastructure_error_are_graded_again_on_resume(tmp_path: Path) -> None:
+    catalog_like: Any = type("C", (), {"exercises": (SPEC,)})()
+    sub = collect.Submission("amy", tmp_path, {"level2/ex02_echo/echo.py": b"x"})
+    info = {"workbook": "w", "settings": {"s": 1}}
+    record = {
+        "version": 1,
+        "student": "amy",
+        "workbook": "w",
+        "settings": {"s": 1},
+        "submission": sub.fingerprint(),
+        "exercises": {SPEC.id: {"status": "infrastructure_error"}},
+    }
+    state.write_json(state.record_path(tmp_path, "amy"), record)
+    options = batch.BatchOptions(tmp_path, tmp_path)
+    todo = batch._plan(catalog_like, options, info, sub)
+    assert todo is not None
+    assert todo.exercises == (SPEC.id,)
+    record["exercises"] = {SPEC.id: {"status": "ok"}}
+    state.write_json(state.record_path(tmp_path, "amy"), record)
+    assert batch._plan(catalog_like, options, info, sub) is None  # finished: resume skips it
