@@ -1,0 +1,63 @@
+"""The task endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from .database import session_factory
+from .models import Task
+
+router = APIRouter()
+
+
+class TaskIn(BaseModel):
+    title: str = Field(min_length=1, max_length=100)
+
+
+class TaskOut(BaseModel):
+    id: int
+    title: str
+    done: bool
+
+
+class Stats(BaseModel):
+    total: int
+    done: int
+
+
+# Plain `def` routes: FastAPI runs them in its thread pool, so a synchronous query blocks one thread,
+# not the event loop.
+
+
+@router.get("/tasks")
+def list_tasks() -> list[TaskOut]:
+    with session_factory()() as session:
+        tasks = session.scalars(select(Task).order_by(Task.id)).all()
+        return [TaskOut(id=t.id, title=t.title, done=t.done) for t in tasks]
+
+
+@router.get("/tasks/{task_id}")
+def get_task(task_id: int) -> TaskOut:
+    with session_factory()() as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise HTTPException(status_code=404, detail="Task not found")
+        return TaskOut(id=task.id, title=task.title, done=task.done)
+
+
+@router.get("/stats")
+def stats() -> Stats:
+    with session_factory()() as session:
+        total, done = session.execute(select(func.count(), func.count().filter(Task.done))).one()
+        return Stats(total=total, done=done)
+
+
+@router.post("/tasks", status_code=201)
+def create_task(body: TaskIn) -> TaskOut:
+    with session_factory()() as session:
+        task = Task(title=body.title, done=False)
+        session.add(task)
+        session.commit()
+        return TaskOut(id=task.id, title=task.title, done=task.done)

@@ -1,0 +1,56 @@
+"""A test helper (given): make PostgreSQL slow on purpose, and count how many queries wait at once.
+
+``LockedTable`` holds an exclusive lock on a table from a separate thread, so every query on that
+table waits. The thread watches the server: as soon as ``expect`` queries are waiting together it
+lets them all through. If they never get there (code that blocks the event loop can have only one
+query in flight), it lets go after ``patience`` seconds, so a failing run ends instead of hanging.
+What is graded is ``peak``, a count, never a duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from types import TracebackType
+
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+
+class LockedTable:
+    """``async with LockedTable(admin, "task", expect=4) as lock: ...``, then read ``lock.peak``."""
+
+    def __init__(self, admin: AsyncEngine, table: str, *, expect: int, patience: float = 2.0) -> None:
+        self.conninfo = admin.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.table = table
+        self.expect = expect
+        self.patience = patience
+        self.peak = 0  # the most queries seen waiting for the lock at the same moment
+        self._locked = threading.Event()
+        self._thread = threading.Thread(target=self._hold, name="dbkata-locked-table", daemon=True)
+
+    async def __aenter__(self) -> LockedTable:
+        self._thread.start()
+        await asyncio.to_thread(self._locked.wait)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await asyncio.to_thread(self._thread.join)
+
+    def _hold(self) -> None:
+        with psycopg.connect(self.conninfo) as conn:
+            conn.execute(f'lock table "{self.table}" in access exclusive mode')  # type: ignore[arg-type]
+            self._locked.set()
+            deadline = time.monotonic() + self.patience
+            while time.monotonic() < deadline:
+                conn.execute("select pg_stat_clear_snapshot()")  # else the view is frozen for the transaction
+                row = conn.execute(
+                    "select count(*) from pg_stat_activity where datname = current_database() "
+                    "and pid <> pg_backend_pid() and wait_event_type = 'Lock'").fetchone()
+                self.peak = max(self.peak, int(row[0]) if row else 0)
+                if self.peak >= self.expect:
+                    break
+                time.sleep(0.002)
+            conn.rollback()  # releases the lock: the waiting queries go on
