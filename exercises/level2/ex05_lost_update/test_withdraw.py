@@ -1,0 +1,51 @@
+"""Visible tests for task 1: withdraw() alone, and two withdrawals at the same moment."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import dbkata
+from dbkata.exercise import Exercise
+
+pytestmark = pytest.mark.task(1)
+
+
+@pytest.fixture
+async def service(exercise: Exercise, admin: AsyncEngine) -> ModuleType:
+    async with admin.begin() as conn:
+        await conn.execute(text("insert into account (owner, balance) values ('Alice', 100), ('Bob', 20)"))
+    return exercise.module("service")
+
+
+async def balance(admin: AsyncEngine, account_id: int) -> int:
+    async with admin.connect() as conn:  # a separate connection: what was really committed
+        return int((await conn.execute(text("select balance from account where id = :i"), {"i": account_id}))
+                   .scalar_one())
+
+
+async def test_one_withdrawal(service: ModuleType, exercise: Exercise, admin: AsyncEngine) -> None:
+    errors = exercise.module("errors")
+    assert await service.withdraw(1, 30) == 70
+    with pytest.raises(errors.InsufficientFunds):
+        await service.withdraw(2, 25)
+    with pytest.raises(errors.AccountNotFound):
+        await service.withdraw(99, 1)
+    assert (await balance(admin, 1), await balance(admin, 2)) == (70, 20)
+
+
+async def test_two_withdrawals_at_the_same_moment_both_count(service: ModuleType, admin: AsyncEngine) -> None:
+    # race(): both calls run at once; a gate inside PostgreSQL holds every UPDATE of an account until
+    # both have got as far as they can, so whatever can go wrong between them does go wrong.
+    outcomes = await dbkata.race(admin, [lambda: service.withdraw(1, 30), lambda: service.withdraw(1, 50)],
+                                 gate=("account", "UPDATE"))
+    final = await balance(admin, 1)
+    if [o.kind for o in outcomes] != ["ok", "ok"] or final != 20:
+        dbkata.fail("a withdrawal is lost",
+                    "Alice (balance 100) withdrew 30 and 50 at the same moment: "
+                    f"{', '.join(o.describe() for o in outcomes)}.",
+                    f"Afterwards her balance was {final} (read from a separate connection); expected 20.",
+                    advice="Look at what each withdrawal knows about the other between its read and its write.")
