@@ -24,7 +24,8 @@ async def app(exercise: Exercise, admin: AsyncEngine) -> Any:
         await conn.execute(text("insert into todo_list (id, name) values (1, 'home'), (2, 'work'), (3, 'empty')"))
         await conn.execute(text(
             "insert into task (id, list_id, title, position) values "
-            "(101, 1, 'milk', 1), (102, 1, 'eggs', 2), (103, 1, 'bread', 3), (201, 2, 'report', 1), (202, 2, 'call', 2)"))
+            "(101, 1, 'milk', 1), (102, 1, 'eggs', 2), (103, 1, 'bread', 3), "
+            "(201, 2, 'report', 1), (202, 2, 'call', 2)"))
         await conn.execute(text("select setval(pg_get_serial_sequence('task', 'id'), 1000)"))
     return exercise.module("main").app
 

@@ -48,7 +48,8 @@ async def test_building_the_response_loads_nothing_lazily(client: httpx.AsyncCli
     async with dbkata.statements() as log:
         response = await client.post("/orders", json=body)
     if log.lazy_loads:
-        dbkata.fail("the order's data is loaded lazily", f"POST /orders {json.dumps(body)} answered {response.status_code}.",
+        dbkata.fail("the order's data is loaded lazily",
+                    f"POST /orders {json.dumps(body)} answered {response.status_code}.",
                     "Lazy loads attempted: " + ", ".join(f"{a} ×{n}" for a, n in log.lazy_loads.items()) + ".",
                     "Expected none: everything the response needs is already loaded when create_order returns.",
                     advice=ADVICE)

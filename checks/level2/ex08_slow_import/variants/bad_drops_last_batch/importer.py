@@ -11,7 +11,6 @@ from .errors import UnknownCategory
 from .models import Category, Task
 from .schemas import TaskRow
 
-
 BATCH = 1000
 
 
