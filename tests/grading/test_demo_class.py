@@ -14,7 +14,7 @@ from dbkata.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "examples" / "submissions"
-EX07 = "level2/ex07_sql_injection"
+EX = "level2/ex10_refresh_collection"
 
 
 def test_ada_holds_the_reference_solutions() -> None:
@@ -36,11 +36,11 @@ def demo_grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
     base = tmp_path_factory.mktemp("demo")
     subs, out = base / "submissions", base / "grades"
     shutil.copytree(DEMO, subs)
-    twin = subs / "dee-twin" / "exercises" / EX07  # dee without the cheating: only her repo.py
+    twin = subs / "dee-twin" / "exercises" / EX  # dee without the cheating: only her repo.py
     twin.mkdir(parents=True)
-    shutil.copyfile(DEMO / "dee" / "exercises" / EX07 / "repo.py", twin / "repo.py")
+    shutil.copyfile(DEMO / "dee" / "exercises" / EX / "repo.py", twin / "repo.py")
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "grade.py"), str(subs), "--out", str(out), "--jobs", "2", "--exercise", EX07],
+        [sys.executable, str(ROOT / "grade.py"), str(subs), "--out", str(out), "--jobs", "2", "--exercise", EX],
         capture_output=True,
         text=True,
         timeout=300,
@@ -51,13 +51,13 @@ def demo_grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
         return {row["student"]: row for row in csv.DictReader(fh)}
 
 
-def test_demo_class_on_the_sql_injection_exercise(demo_grades: dict[str, dict[str, str]]) -> None:
-    points = load_catalog(ROOT).get(EX07).points
-    ex07 = {student: float(row[EX07]) for student, row in demo_grades.items()}
-    assert sorted(ex07) == ["ada", "ben", "cy", "dee", "dee-twin"], demo_grades
-    assert ex07["ada"] == points, ex07
-    assert 0 < ex07["ben"] < points  # one flaw left
-    assert ex07["cy"] < ex07["ben"]  # broken code
-    assert ex07["dee"] == ex07["dee-twin"] < points  # the cheating changed nothing
-    # only ex07 was graded, so every student's other exercises are still to do
+def test_demo_class_on_the_refresh_exercise(demo_grades: dict[str, dict[str, str]]) -> None:
+    points = load_catalog(ROOT).get(EX).points
+    ex10 = {student: float(row[EX]) for student, row in demo_grades.items()}
+    assert sorted(ex10) == ["ada", "ben", "cy", "dee", "dee-twin"], demo_grades
+    assert ex10["ada"] == points, ex10
+    assert 0 < ex10["ben"] < points  # one flaw left
+    assert ex10["cy"] < ex10["ben"]  # broken code
+    assert ex10["dee"] == ex10["dee-twin"] < points  # the cheating changed nothing
+    # only ex10 was graded, so every student's other exercises are still to do
     assert {row["status"] for row in demo_grades.values()} == {"incomplete"}, demo_grades

@@ -1,8 +1,8 @@
 """Hostile and broken submissions each get a clear result, and the rest of the class is graded normally.
 
 One grade.py run over a class of eight: an honest full solution and seven submissions whose code
-misbehaves on purpose. Bounded for a shared 2-core machine: 8 s per exercise run, 128 processes per
-sandbox user, 2 GB of address space, 64 MB per written file.
+misbehaves on purpose. Bounded for a shared 2-core machine: 10 s per exercise run, 128 processes per
+sandbox user, 2 GB of address space, 16 MB per written file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 
 from tests.grading.conftest import SOLVED_ECHO, WORKBOOK, run_grade, submit
 
-ECHO = "level2/ex02_echo/echo.py"
+ECHO_ID = "level2/ex02_echo"
+ECHO = f"{ECHO_ID}/echo.py"
 HOSTILE = {
     "syntax": "def echo(:\n",
     "loop": "async def echo(value):\n    while True:\n        pass\n",
@@ -38,6 +39,13 @@ HOSTILE = {
         "    with open(path, 'w') as fh:\n        json.dump(report, fh)\n    os._exit(4)\n"
     ),
 }
+READER = """import os
+
+
+async def echo(value):
+    peeked = [name for folder in {folders!r} for name in (os.listdir(folder) if os.path.isdir(folder) else [])]
+    return value if not peeked else "saw " + ", ".join(sorted(peeked))
+"""
 DELETER = """import shutil
 from pathlib import Path
 
@@ -66,7 +74,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         submit(subs, student, {ECHO: code})
     targets = [str(outside), str(out), str(subs / "honest"), str(WORKBOOK / "checks")]
     submit(subs, "deleter", {ECHO: DELETER.format(targets=targets)})
-    run_grade(subs, "--out", out, "--jobs", "2", "--timeout", "8", "--exercise", "level2/ex02_echo")
+    peek = [str(WORKBOOK / "solutions"), str(WORKBOOK / "checks"), str(subs), str(out)]
+    submit(subs, "reader", {ECHO: READER.format(folders=peek)})
+    run_grade(subs, "--out", out, "--jobs", "2", "--timeout", "10", "--file-size", "16", "--exercise", ECHO_ID)
     results = json.loads((out / "results.json").read_text())
     by_student = {s["student"]: s["exercises"][1] for s in results["students"]}
     feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
@@ -85,8 +95,8 @@ def test_syntax_error_is_reported_with_its_line(graded: dict[str, Any]) -> None:
 
 
 def test_infinite_loop_times_out(graded: dict[str, Any]) -> None:
-    assert (graded["ex"]["loop"]["run_status"], graded["ex"]["loop"]["message"]) == ("timeout", "timed out after 8 s")
-    assert "the test run did not finish in time: timed out after 8 s" in graded["feedback"]["loop"]
+    assert (graded["ex"]["loop"]["run_status"], graded["ex"]["loop"]["message"]) == ("timeout", "timed out after 10 s")
+    assert "the test run did not finish in time: timed out after 10 s" in graded["feedback"]["loop"]
 
 
 def test_os_exit_is_a_crash_with_a_reason(graded: dict[str, Any]) -> None:
@@ -132,7 +142,12 @@ def test_deleting_files_outside_its_folder_fails(graded: dict[str, Any]) -> None
     assert graded["ex"]["deleter"]["score"] < 2
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="hiding folders needs a private mount namespace, made as root")
+def test_solutions_checks_and_other_submissions_are_hidden_from_the_code(graded: dict[str, Any]) -> None:
+    assert graded["ex"]["reader"]["score"] == 2, graded["feedback"]["reader"]
+
+
 def test_every_student_has_a_row(graded: dict[str, Any]) -> None:
     lines = (graded["out"] / "grades.csv").read_text().splitlines()
-    assert len(lines) == 1 + 1 + len(HOSTILE) + 1
+    assert len(lines) == 1 + 1 + len(HOSTILE) + 2
     assert not any(Path(graded["out"], "records").glob(".*.tmp"))

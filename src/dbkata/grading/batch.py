@@ -105,10 +105,11 @@ def _run_all(
     db = GradingDatabase()
     db.start()
     settings = options.settings
-    if settings.no_network and not (db.unix_socket and network_isolation_available()):
+    if settings.no_network and not (db.socket_dir and network_isolation_available()):
         settings = replace(settings, no_network=False)
     hide = (catalog.root / "solutions", catalog.root / "checks", options.submissions.resolve(), options.out.resolve())
-    settings = replace(settings, hide=settings.hide + hide)
+    keep = (db.socket_dir,) if db.socket_dir else ()
+    settings = replace(settings, hide=settings.hide + hide, keep=keep)
     slots: queue.Queue[Slot] = queue.Queue()
     for slot in make_slots(max(1, min(options.jobs, len(todo)))):
         slots.put(slot)

@@ -56,24 +56,29 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
     )
 
 
-def _private_mounts(expose: list[str], hide: list[str], staging: str) -> None:
-    """A private mount namespace: ``hide`` covered by empty read-only folders; each folder that blocks
-    others from reaching a path in ``expose`` (a home with mode 700 holding the Python install)
-    replaced by an empty one that holds only that path."""
+def _private_mounts(expose: list[str], hide: list[str], keep: list[str], staging: str) -> None:
+    """A private mount namespace for the run.
+
+    ``hide`` is covered by empty read-only folders; /dev/shm becomes a small private tmpfs (filling it
+    must not starve the host or a database living there), keeping the paths in ``keep`` (the database
+    socket folder); a folder that blocks others from a path in ``expose`` (a home of mode 700 holding
+    the Python install) is replaced by an empty one holding only that path.
+    """
     _check(_libc().unshare(_CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _mount("none", "/", None, _MS_REC | _MS_PRIVATE)  # nothing below propagates back to the host
-    moves = []
-    for i, path in enumerate(expose):
-        blocker = _blocking_ancestor(path)
-        if blocker is None:
-            continue
-        point = os.path.join(staging, str(i))
-        os.makedirs(point, exist_ok=True)
-        _mount(path, point, None, _MS_BIND | _MS_REC)
-        moves.append((blocker, point, path))
-    for blocker in sorted({b for b, _, _ in moves}, key=len):
-        _mount("none", blocker, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=64k")
-    for _, point, path in moves:
+    covers = {b: "mode=0755,size=64k" for b in (_blocking_ancestor(p) for p in expose) if b}
+    if os.path.isdir("/dev/shm"):
+        covers["/dev/shm"] = "mode=1777,size=64m"
+    staged = []
+    for i, path in enumerate([*expose, *keep]):
+        if any(path == c or path.startswith(c + os.sep) for c in covers) and os.path.isdir(path):
+            point = os.path.join(staging, str(i))
+            os.makedirs(point, exist_ok=True)
+            _mount(path, point, None, _MS_BIND | _MS_REC)
+            staged.append((point, path))
+    for cover in sorted(covers, key=len):
+        _mount("none", cover, "tmpfs", _MS_NOSUID | _MS_NODEV, covers[cover])
+    for point, path in staged:
         os.makedirs(path, exist_ok=True)
         _mount(point, path, None, _MS_MOVE)
     for path in hide:
@@ -93,11 +98,14 @@ def _blocking_ancestor(path: str) -> str | None:
 
 def apply(settings: dict[str, object]) -> None:
     """Set the limits, leave the network and become the sandbox user, as ``settings`` says."""
-    expose, hide = settings.get("expose") or [], settings.get("hide") or []
-    if expose or hide:
+    if "staging" in settings:
+        expose, hide, keep = (settings.get(k) or [] for k in ("expose", "hide", "keep"))
         assert isinstance(expose, list)
         assert isinstance(hide, list)
-        _private_mounts([str(p) for p in expose], [str(p) for p in hide], str(settings["staging"]))
+        assert isinstance(keep, list)
+        _private_mounts(
+            [str(p) for p in expose], [str(p) for p in hide], [str(p) for p in keep], str(settings["staging"])
+        )
     if settings.get("no_network"):
         _leave_network()
     for key, which in _LIMITS.items():

@@ -77,9 +77,10 @@ class GradingDatabase:
             self._server.release()
 
     @property
-    def unix_socket(self) -> bool:
-        """Whether the server is reached through a unix socket (so a child needs no network)."""
-        return self._endpoint().host.startswith("/")
+    def socket_dir(self) -> str | None:
+        """The unix-socket folder the server is reached through (a child then needs no network)."""
+        host = self._endpoint().host
+        return host if host.startswith("/") else None
 
     def create_role(self) -> SubmissionRole:
         """A fresh least-privilege role for one submission (or the configured login, if not superuser)."""

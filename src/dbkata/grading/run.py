@@ -43,6 +43,7 @@ class RunSettings:
     submission_timeout: float = 600.0
     no_network: bool = False
     hide: tuple[Path, ...] = ()  # folders the code must not read (solutions, checks, other submissions)
+    keep: tuple[str, ...] = ()  # folders that must stay reachable under a private /dev/shm (the db socket)
 
 
 @dataclass
@@ -222,7 +223,9 @@ def _run_once(
             *targets,
             timeout=timeout,
             env=ctx.slot.env(tree, ctx.role.url),
-            prefix=ctx.slot.prefix(limits, no_network=ctx.settings.no_network, hide=ctx.settings.hide),
+            prefix=ctx.slot.prefix(
+                limits, no_network=ctx.settings.no_network, hide=ctx.settings.hide, keep=ctx.settings.keep
+            ),
             output=ctx.work / f"run{n}.log",
         )
     finally:

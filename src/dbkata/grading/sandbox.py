@@ -70,7 +70,9 @@ class Slot:
         """Whether runs happen as a separate unprivileged user."""
         return self.uid is not None
 
-    def prefix(self, limits: Limits, *, no_network: bool, hide: Sequence[Path] = ()) -> list[str]:
+    def prefix(
+        self, limits: Limits, *, no_network: bool, hide: Sequence[Path] = (), keep: Sequence[str] = ()
+    ) -> list[str]:
         """The command prefix that starts what follows it confined: limits, private network and mounts
         (``hide`` covered, the Python install reachable), an unprivileged user."""
         settings: dict[str, object] = dict(limits.rlimits())
@@ -83,6 +85,7 @@ class Slot:
                 staging=str(staging),
                 expose=unreachable_python_paths(),
                 hide=[str(h) for h in hide if h.is_dir()],
+                keep=list(keep),
             )
         else:
             settings["processes"] = _own_process_count() + limits.processes

@@ -1,5 +1,5 @@
 """Visible tests (edited by the student so that they always pass)."""
 
 
-def test_search() -> None:
+def test_orders() -> None:
     assert True
