@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import signal
 import subprocess
 import time
@@ -111,10 +112,10 @@ def test_student_test_is_run_against_reference_starter_and_bad_variants(single: 
     assert task3["score"] == 2
 
 
-def test_kill_minus_9_then_resume_gives_identical_outputs(single: dict[str, Any]) -> None:
+def test_kill_minus_9_then_resume_gives_identical_outputs(single: dict[str, Any], echo_single: Path) -> None:
     out = single["base"] / "killed"
     proc = subprocess.Popen(
-        grade_cmd(single["subs"], "--out", out, "--jobs", "2", "--timeout", "60"),
+        grade_cmd(single["subs"], "--out", out, *ECHO_ONLY),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -154,3 +155,11 @@ def test_merge_refuses_outputs_of_another_workbook_or_settings(single: dict[str,
     )
     assert proc.returncode == 2
     assert "graded with another workbook or other settings" in proc.stderr
+
+
+def test_only_regrades_the_named_student_and_changes_nothing_else(echo_single: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(echo_single, out)
+    proc = run_grade(echo_single.parent / "submissions", "--out", out, *ECHO_ONLY, "--only", "twin")
+    assert proc.stderr.splitlines()[0].startswith("[1/1] twin: ")
+    assert outputs(out) == outputs(echo_single)

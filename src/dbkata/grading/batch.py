@@ -1,9 +1,10 @@
 """Grade a folder of submissions: plan what is left to do, run it in parallel slots, write the outputs.
 
 Resumable by construction: each student's record is written atomically when the student is done, and
-a student is graded again only if the record is missing, stale (the workbook, the settings or the
-submission changed), holds an infrastructure error, or the instructor asked (``force``, ``only``,
-``exercises``).
+an exercise of a student is graded again only if it is missing from the record, the record is stale
+(the workbook, the settings or the submission changed), it ended with an infrastructure error, or the
+instructor asked: ``force`` (everything selected), ``only`` (the named students). ``exercises`` and
+``shard`` only narrow the selection.
 """
 
 from __future__ import annotations
@@ -85,9 +86,8 @@ def _plan(catalog: Catalog, options: BatchOptions, info: dict[str, Any], sub: co
     if record is None or not _current(record, info, sub) or options.force or sub.student in options.only:
         return _Todo(sub, chosen)
     runs = record.get("exercises", {})
-    wanted = {i for i in ids if i not in runs or runs[i].get("status") == "infrastructure_error"}
-    wanted |= set(options.exercises)
-    return _Todo(sub, tuple(i for i in ids if i in wanted)) if wanted else None
+    wanted = tuple(i for i in chosen if i not in runs or runs[i].get("status") == "infrastructure_error")
+    return _Todo(sub, wanted) if wanted else None
 
 
 def _current(record: dict[str, Any], info: dict[str, Any], sub: collect.Submission) -> bool:
