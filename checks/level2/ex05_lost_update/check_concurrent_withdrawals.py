@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from types import ModuleType
 
 import httpx
@@ -40,7 +41,7 @@ async def test_concurrent_withdrawals(exercise: Exercise, admin: AsyncEngine, st
     await open_accounts(admin, start, 999)
     service: ModuleType = exercise.module("service")
     refused_type = exercise.module("errors").InsufficientFunds
-    outcomes = await dbkata.race(admin, [lambda a=a: service.withdraw(1, a) for a in amounts],
+    outcomes = await dbkata.race(admin, [partial(service.withdraw, 1, a) for a in amounts],
                                  gate=("account", "UPDATE"))
     final, other = await balances(admin)
     taken = [a for a, o in zip(amounts, outcomes, strict=True) if o.error is None]
@@ -76,7 +77,7 @@ async def test_concurrent_http_withdrawals(exercise: Exercise, admin: AsyncEngin
     transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
         outcomes = await dbkata.race(
-            admin, [lambda a=a: client.post("/accounts/1/withdraw", json={"amount": a}) for a in (25, 35, 45)],
+            admin, [partial(client.post, "/accounts/1/withdraw", json={"amount": a}) for a in (25, 35, 45)],
             gate=("account", "UPDATE"))
     statuses = sorted(o.value.status_code if o.value is not None else 0 for o in outcomes)
     [final] = await balances(admin)

@@ -15,6 +15,7 @@ import time
 from types import TracebackType
 
 import psycopg
+from psycopg import sql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
@@ -41,7 +42,7 @@ class LockedTable:
 
     def _hold(self) -> None:
         with psycopg.connect(self.conninfo) as conn:
-            conn.execute(f'lock table "{self.table}" in access exclusive mode')  # type: ignore[arg-type]
+            conn.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.Identifier(self.table)))
             self._locked.set()
             deadline = time.monotonic() + self.patience
             while time.monotonic() < deadline:

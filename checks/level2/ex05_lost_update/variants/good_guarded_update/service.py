@@ -25,4 +25,4 @@ async def withdraw(account_id: int, amount: int) -> int:
                 raise AccountNotFound(account_id)
             raise InsufficientFunds(f"balance too small for {amount}")
         await session.commit()
-        return new_balance
+        return int(new_balance)
