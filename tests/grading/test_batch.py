@@ -5,18 +5,22 @@ The same class is graded three ways; every output file must be byte-identical be
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from dbkata.grading.collect import in_shard
+from dbkata.server import EmbeddedServer
 from tests.grading.conftest import SOLVED_ECHO, WORKBOOK, grade_cmd, outputs, run_grade, submit
 
 SOLUTIONS = WORKBOOK / "solutions" / "level2"
@@ -78,6 +82,27 @@ def echo_single(single: dict[str, Any]) -> Path:
     return out
 
 
+@contextlib.contextmanager
+def server_released(server: EmbeddedServer) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        server.release()
+
+
+def _roles_like(pattern: str) -> list[str]:
+    """Roles on the embedded server, read without cleaning anything up on the way."""
+    server = EmbeddedServer()
+    info = server.acquire()  # the grader stops the server when it was its last user
+    with (
+        server_released(server),
+        psycopg.connect(
+            host=info.socket_dir, port=info.port, user=info.superuser, password=info.password, dbname="postgres"
+        ) as conn,
+    ):
+        return [str(r[0]) for r in conn.execute("select rolname from pg_roles where rolname like %s", (pattern,))]
+
+
 def _grades(out: Path) -> dict[str, dict[str, str]]:
     with open(out / "grades.csv", newline="") as fh:
         return {row["student"]: row for row in csv.DictReader(fh)}
@@ -125,11 +150,13 @@ def test_kill_minus_9_then_resume_gives_identical_outputs(single: dict[str, Any]
         time.sleep(0.05)  # waiting for an event (a file appears), not timing anything
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    killed_roles = f"dbkg\\_{proc.pid}\\_%"
     done_before = len(list(records.glob("*.json")))
     assert 1 <= done_before < len(CLASS), "the kill should land mid-run"
     resumed = run_grade(single["subs"], "--out", out, *ECHO_ONLY)
     assert resumed.stderr.count("] ") == len(CLASS) - done_before  # only what was left was graded
     assert outputs(out) == outputs(echo_single)
+    assert _roles_like(killed_roles) == []  # the killed grader's database roles were cleaned up
     again = run_grade(single["subs"], "--out", out, *ECHO_ONLY)
     assert "graded 0 of 0" in again.stderr  # a finished batch is not graded again
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,16 @@ HOSTILE = {
         "    with open(path, 'w') as fh:\n        json.dump(report, fh)\n    os._exit(4)\n"
     ),
 }
+NETWORK = """import socket
+
+
+async def echo(value):
+    try:
+        socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    except OSError:
+        return value
+    return "reached the network"
+"""
 READER = """import os
 
 
@@ -76,7 +87,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     submit(subs, "deleter", {ECHO: DELETER.format(targets=targets)})
     peek = [str(WORKBOOK / "solutions"), str(WORKBOOK / "checks"), str(subs), str(out)]
     submit(subs, "reader", {ECHO: READER.format(folders=peek)})
-    run_grade(subs, "--out", out, "--jobs", "2", "--timeout", "10", "--file-size", "16", "--exercise", ECHO_ID)
+    listener = socket.create_server(("127.0.0.1", 0))  # something to reach, if the network were there
+    submit(subs, "network", {ECHO: NETWORK.format(port=listener.getsockname()[1])})
+    with listener:
+        run_grade(subs, "--out", out, "--jobs", "2", "--timeout", "10", "--file-size", "16", "--exercise", ECHO_ID)
     results = json.loads((out / "results.json").read_text())
     by_student = {s["student"]: s["exercises"][1] for s in results["students"]}
     feedback = {p.stem: p.read_text() for p in (out / "feedback").glob("*.md")}
@@ -147,7 +161,12 @@ def test_solutions_checks_and_other_submissions_are_hidden_from_the_code(graded:
     assert graded["ex"]["reader"]["score"] == 2, graded["feedback"]["reader"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a private network namespace is made as root")
+def test_the_code_has_no_network(graded: dict[str, Any]) -> None:
+    assert graded["ex"]["network"]["score"] == 2, graded["feedback"]["network"]
+
+
 def test_every_student_has_a_row(graded: dict[str, Any]) -> None:
     lines = (graded["out"] / "grades.csv").read_text().splitlines()
-    assert len(lines) == 1 + 1 + len(HOSTILE) + 2
+    assert len(lines) == 1 + 1 + len(HOSTILE) + 3
     assert not any(Path(graded["out"], "records").glob(".*.tmp"))

@@ -74,7 +74,7 @@ class GradingDatabase:
     def stop(self) -> None:
         """Let go of the embedded server (it stops when its last client leaves)."""
         if self._server is not None:
-            self._server.release()
+            self._server.release(keep_running=os.environ.get("DBKATA_KEEP_SERVER") == "1")
 
     @property
     def socket_dir(self) -> str | None:
