@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.grading.conftest import WORKBOOK, grade_cmd
@@ -50,3 +52,27 @@ def test_merge_refuses_a_folder_that_is_not_an_output(tmp_path: Path) -> None:
     proc = _run("merge", tmp_path, "--out", tmp_path / "m")
     assert proc.returncode == 2
     assert "not a grade.py output folder" in proc.stderr
+
+
+def test_gradescope_run_autograder_writes_results_json(tmp_path: Path) -> None:
+    root = tmp_path / "autograder"
+    echo = root / "submission" / "exercises" / ECHO / "echo.py"  # a student's upload: their whole clone
+    echo.parent.mkdir(parents=True)
+    shutil.copyfile(WORKBOOK / "solutions" / ECHO / "echo.py", echo)
+    script = Path(__file__).resolve().parents[2] / "examples" / "gradescope" / "run_autograder.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--root", str(root), "--workbook", str(WORKBOOK), "--", "--exercise", ECHO],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 2
+    assert [t["name"] for t in results["tests"]] == [
+        "level2/ex01_tally · task 1",
+        "level2/ex01_tally · task 2",
+        "level2/ex01_tally · task 3",
+        "level2/ex02_echo · task 1",
+    ]
