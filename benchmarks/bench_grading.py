@@ -7,7 +7,7 @@
    the known-bad variants), run plainly with ``dbkata.runner.run_tree``: the checks' own run time.
 2. Grading: K copies of the full solution as a class, graded by ``grade_batch`` with J jobs (sandbox,
    per-submission database role, assembly, records, every output).
-3. Overhead = grading time / (K × baseline / J) − 1; and memory: the largest resident set of any one
+3. Overhead = grading time / (K * baseline / J) - 1; and memory: the largest resident set of any one
    child process (a worker's pytest) and of the grader itself.
 
 It prints figures and never asserts anything about time.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import resource
 import shutil
-import statistics
 import tempfile
 import time
 from dataclasses import replace
@@ -100,12 +99,16 @@ def main() -> None:
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"exercises: {len(specs)} ({runs} pytest runs per full solution); copies: {a.copies}; jobs: {a.jobs}")
     print(f"baseline (plain pytest runs of one full solution): {base:.1f} s")
-    print(f"grading {a.copies} copies with grade_batch: {graded:.1f} s "
-          f"({graded / a.copies:.1f} s per submission); statuses {dict(statuses)}; totals {totals}")
-    print(f"overhead beyond the checks' own run time: {100 * (graded / ideal - 1):+.0f}% "
-          f"(ideal {ideal:.1f} s = copies × baseline / jobs)")
+    print(
+        f"grading {a.copies} copies with grade_batch: {graded:.1f} s "
+        f"({graded / a.copies:.1f} s per submission); statuses {dict(statuses)}; totals {totals}"
+    )
+    print(
+        f"overhead beyond the checks' own run time: {100 * (graded / ideal - 1):+.0f}% "
+        f"(ideal {ideal:.1f} s = copies × baseline / jobs)"
+    )
     print(f"memory: largest child process {child_mb:.0f} MB resident; grader itself {self_mb:.0f} MB")
-    print(f"median per-run baseline: {statistics.fmean([base / max(runs, 1)]):.2f} s")
+    print(f"mean plain pytest run: {base / max(runs, 1):.2f} s")
 
 
 if __name__ == "__main__":
