@@ -1,6 +1,6 @@
 """dbkata: an auto-graded workbook whose checks observe how code uses a real PostgreSQL."""
 
-from dbkata.feedback import fail
+from dbkata.feedback import fail, record_evidence
 from dbkata.probes import (
     AsgiResult,
     ConnectionWindow,
@@ -44,6 +44,7 @@ __all__ = [
     "loop_stall",
     "peak_concurrency",
     "race",
+    "record_evidence",
     "snapshot",
     "sqlstate_of",
     "statements",

@@ -47,3 +47,21 @@ async def test_injection_is_removed_after_the_block(client: httpx.AsyncClient, a
     async with admin.connect() as conn:
         leftovers = (await conn.execute(text("select count(*) from pg_trigger where tgname like 'dbkata%'"))).scalar()
     assert leftovers == 0
+
+
+async def test_injection_does_not_hang_behind_a_leaked_session(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    """A session left idle in a transaction holds locks on the table; the trigger DDL must not wait for GC."""
+    import gc
+    import time
+
+    await seed_authors(admin, 1)
+    gc.disable()  # keep the leaked session (and its locks) alive, as a GC-disabled probe window does
+    try:
+        assert (await client.get("/books/999/leaky")).status_code == 404  # leaves a transaction open on book
+        started = time.monotonic()
+        async with dbkata.fail_nth(admin, table="book", nth=1) as injection:
+            assert (await client.post("/books/atomic", json=["x"])).status_code == 500
+        assert injection.fired
+        assert time.monotonic() - started < 20  # bounded by the DDL lock timeout, not by garbage collection
+    finally:
+        gc.enable()

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbkata import feedback
+from dbkata.probes.races import harness_ddl
 
 _ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
 
@@ -122,16 +123,17 @@ async def fail_nth(
         f"message = '{msg}'; end if; return coalesce(new, old); end $$",
         f'create trigger {name} before {op} on "{table}" for each row execute function {name}()',
     ]
-    async with admin.begin() as conn:
-        for statement in ddl:
-            await conn.execute(text(statement))
+    await harness_ddl(admin, *ddl)
     injection = Injection(nth)
     try:
         yield injection
     finally:
-        async with admin.begin() as conn:
+        async with admin.connect() as conn:
             seq = (await conn.execute(text(f"select last_value, is_called from {name}"))).one()
             injection.attempts = int(seq[0]) if seq[1] else 0
-            await conn.execute(text(f'drop trigger if exists {name} on "{table}"'))
-            await conn.execute(text(f"drop function if exists {name}()"))
-            await conn.execute(text(f"drop sequence if exists {name}"))
+        await harness_ddl(
+            admin,
+            f'drop trigger if exists {name} on "{table}"',
+            f"drop function if exists {name}()",
+            f"drop sequence if exists {name}",
+        )

@@ -37,7 +37,7 @@ async def peak_concurrency(
                 active = conn.execute(
                     text(
                         "select count(*) from pg_stat_activity where datname = current_database() "
-                        "and pid <> pg_backend_pid() and state = 'active'"
+                        "and pid <> pg_backend_pid() and backend_type = 'client backend' and state = 'active'"
                     )
                 ).scalar_one()
                 conn.rollback()

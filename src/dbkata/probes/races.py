@@ -203,7 +203,7 @@ async def _wait_until_parked(conn: Any, tasks: Sequence[asyncio.Future[Any]], ma
             await conn.execute(
                 text(
                     "select count(*) from pg_stat_activity where datname = current_database() "
-                    "and pid <> pg_backend_pid() and wait_event_type = 'Lock'"
+                    "and pid <> pg_backend_pid() and backend_type = 'client backend' and wait_event_type = 'Lock'"
                 )
             )
         ).scalar_one()
@@ -215,23 +215,43 @@ async def _wait_until_parked(conn: Any, tasks: Sequence[asyncio.Future[Any]], ma
         await asyncio.sleep(0.003)
 
 
+async def harness_ddl(admin: AsyncEngine, *statements: str) -> None:
+    """Run the harness's DDL (triggers, functions) without hanging behind a transaction the code abandoned.
+
+    DDL on a table waits for every transaction holding a lock on it, and a leaked session holds its
+    locks until garbage collection. So the DDL gets a short lock_timeout; if it times out, sessions
+    left idle in a transaction are ended (a leak probe has judged them by then) and the DDL is retried.
+    """
+    for attempt in (1, 2):
+        try:
+            async with admin.begin() as conn:
+                await conn.execute(text("set local lock_timeout = '2s'"))
+                for statement in statements:
+                    await conn.execute(text(statement))
+            return
+        except Exception as exc:
+            if attempt == 2 or sqlstate_of(exc) != "55P03":
+                raise
+        async with admin.connect() as conn:
+            await conn.execute(
+                text(
+                    "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() "
+                    "and pid <> pg_backend_pid() and state like 'idle in transaction%'"
+                )
+            )
+            await conn.commit()
+
+
 async def _install_gate(admin: AsyncEngine, table: str, operation: str) -> None:
-    async with admin.begin() as conn:
-        await conn.execute(
-            text(
-                "create or replace function dbkata_gate() returns trigger language plpgsql as $$ begin "
-                f"perform pg_advisory_xact_lock_shared({GATE_KEY}); return coalesce(new, old); end $$"
-            )
-        )
-        await conn.execute(
-            text(
-                f'create trigger dbkata_gate before {operation} on "{table}" '
-                "for each row execute function dbkata_gate()"
-            )
-        )
+    await harness_ddl(
+        admin,
+        "create or replace function dbkata_gate() returns trigger language plpgsql as $$ begin "
+        f"perform pg_advisory_xact_lock_shared({GATE_KEY}); return coalesce(new, old); end $$",
+        f'create trigger dbkata_gate before {operation} on "{table}" for each row execute function dbkata_gate()',
+    )
 
 
 async def _remove_gate(admin: AsyncEngine, table: str) -> None:
-    async with admin.begin() as conn:
-        await conn.execute(text(f'drop trigger if exists dbkata_gate on "{table}"'))
-        await conn.execute(text("drop function if exists dbkata_gate()"))
+    await harness_ddl(
+        admin, f'drop trigger if exists dbkata_gate on "{table}"', "drop function if exists dbkata_gate()"
+    )
