@@ -119,3 +119,19 @@ def test_exercises_left_with_an_infrastructure_error_are_graded_again_on_resume(
     record["exercises"] = {SPEC.id: {"status": "ok"}}
     state.write_json(state.record_path(tmp_path, "amy"), record)
     assert batch._plan(catalog_like, options, info, sub) is None  # finished: resume skips it
+
+
+def test_a_harness_teardown_race_is_run_again_not_held_against_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    raced = RunResult(
+        "ok",
+        [
+            {
+                "nodeid": "x::t",
+                "kind": "check",
+                "task": 1,
+                "outcome": "error",
+                "message": "E   psycopg.errors.InsufficientPrivilege: permission denied to terminate process",
+            }
+        ],
+    )
+    assert _checked(monkeypatch, [raced, OK], ScriptedServer([True], repairable=True)) is OK
