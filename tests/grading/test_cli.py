@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -9,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dbkata.grading.progress import Progress
 from tests.grading.conftest import WORKBOOK, grade_cmd
 
 ECHO = "level2/ex02_echo"
@@ -76,3 +78,24 @@ def test_gradescope_run_autograder_writes_results_json(tmp_path: Path) -> None:
         "level2/ex01_tally · task 3",
         "level2/ex02_echo · task 1",
     ]
+
+
+def test_progress_is_a_redrawn_bar_on_a_terminal_and_plain_lines_otherwise() -> None:
+    for tty in (True, False):
+        stream = io.StringIO()
+        progress = Progress(2, stream, tty=tty)
+        progress.start("amy")
+        progress.start("bo")
+        progress.finish("amy", "9/9 (graded)", ok=True)
+        progress.finish("bo", "1/9 (graded with errors)", ok=False)
+        progress.close()
+        text = stream.getvalue()
+        if tty:
+            assert "\r\x1b[K[###############---------------] 1/2 done · 1 running · 0 failed" in text
+            assert "2/2 done · 0 running · 1 failed" in text
+        else:
+            assert text.splitlines() == [
+                "[1/2] amy: 9/9 (graded)",
+                "[2/2] bo: 1/9 (graded with errors)",
+                "graded 2 of 2 student(s), 1 with problems",
+            ]

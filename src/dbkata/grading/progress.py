@@ -31,7 +31,7 @@ class Progress:
             self.done += 1
             self.failed += not ok
             if self.tty:
-                self._draw(clear=True)
+                self._draw()
             else:
                 self.stream.write(f"[{self.done}/{self.total}] {student}: {summary}\n")
             self.stream.flush()
@@ -55,7 +55,7 @@ class Progress:
             self.stream.write(f"graded {self.done} of {self.total} student(s), {self.failed} with problems\n")
             self.stream.flush()
 
-    def _draw(self, *, clear: bool = False) -> None:
+    def _draw(self) -> None:
         if not self.tty:
             return
         width = 30
