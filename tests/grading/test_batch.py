@@ -20,6 +20,7 @@ import psycopg
 import pytest
 
 from dbkata.grading.collect import in_shard
+from dbkata.grading.database import HOST_TAG
 from dbkata.server import EmbeddedServer
 from tests.grading.conftest import SOLVED_ECHO, WORKBOOK, grade_cmd, outputs, run_grade, submit
 
@@ -150,7 +151,7 @@ def test_kill_minus_9_then_resume_gives_identical_outputs(single: dict[str, Any]
         time.sleep(0.05)  # waiting for an event (a file appears), not timing anything
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed_roles = f"dbkg\\_{proc.pid}\\_%"
+    killed_roles = f"dbkg\\_{HOST_TAG}\\_{proc.pid}\\_%"
     done_before = len(list(records.glob("*.json")))
     assert 1 <= done_before < len(CLASS), "the kill should land mid-run"
     resumed = run_grade(single["subs"], "--out", out, *ECHO_ONLY)

@@ -7,6 +7,7 @@ test_hostile.py.
 
 from __future__ import annotations
 
+import io
 import itertools
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from dbkata.catalog import ExerciseSpec, Task
 from dbkata.grading import batch, collect, run, state
 from dbkata.grading.database import InfrastructureFault, SubmissionRole
+from dbkata.grading.progress import Progress
 from dbkata.grading.run import RunSettings, _Context
 from dbkata.runner import RunResult
 
@@ -135,3 +137,37 @@ def test_a_harness_teardown_race_is_run_again_not_held_against_the_code(monkeypa
         ],
     )
     assert _checked(monkeypatch, [raced, OK], ScriptedServer([True], repairable=True)) is OK
+
+
+def test_a_grader_fault_becomes_an_infrastructure_error_record_not_a_stopped_batch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def boom(*args: Any) -> dict[str, Any]:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(batch, "grade_submission", boom)
+    sub = collect.Submission("amy", tmp_path, {"level2/ex02_echo/echo.py": b"x"})
+    slots: Any = __import__("queue").Queue()
+    slots.put(type("S", (), {"index": 0})())
+    progress = Progress(1, io.StringIO(), tty=False)
+    info = {"workbook": "w", "settings": {}}
+    batch._grade_one(
+        None,
+        {SPEC.id: SPEC},
+        batch._Todo(sub, (SPEC.id,)),
+        slots,
+        None,
+        RunSettings(),  # type: ignore[arg-type]
+        tmp_path,
+        batch.BatchOptions(tmp_path, tmp_path),
+        info,
+        progress,
+    )
+    record = state.read_record(tmp_path, "amy")
+    assert record is not None
+    assert record["exercises"][SPEC.id] == {
+        "status": "infrastructure_error",
+        "tests": [],
+        "message": "the grader failed: OSError: No space left on device",
+    }
+    assert slots.qsize() == 1  # the slot went back for the next student

@@ -144,9 +144,11 @@ def _grade_one(
     sub = todo.submission
     progress.start(sub.student)
     slot = slots.get()
+    chosen = [specs[i] for i in todo.exercises]
     try:
-        chosen = [specs[i] for i in todo.exercises]
-        fresh = grade_submission(catalog, chosen, sub, slot, db, settings, work / f"slot{slot.index}")
+        fresh = grade_submission(catalog, chosen, sub, slot, db, settings, work / f"slot{slot.index}", options.jobs)
+    except Exception as exc:  # a grader fault (the server vanished mid-way...): retried next run, never a zero
+        fresh = _unfinished(sub, chosen, f"the grader failed: {type(exc).__name__}: {exc}")
     finally:
         slots.put(slot)
     record = _merge(state.read_record(options.out, sub.student), fresh, info)
@@ -154,6 +156,18 @@ def _grade_one(
     scored = score_student(sub.student, list(specs.values()), record)
     total = "no total" if scored.total is None else f"{scored.total:g}/{scored.points:g}"
     progress.finish(sub.student, f"{total} ({scored.status})", ok=scored.status == "graded")
+
+
+def _unfinished(sub: collect.Submission, chosen: list[ExerciseSpec], why: str) -> dict[str, Any]:
+    """A record that marks the chosen exercises as not graded for infrastructure reasons."""
+    runs = {spec.id: {"status": "infrastructure_error", "message": why, "tests": []} for spec in chosen}
+    return {
+        "version": state.STATE_VERSION,
+        "student": sub.student,
+        "submission": sub.fingerprint(),
+        "notes": list(sub.problems),
+        "exercises": runs,
+    }
 
 
 def _merge(old: dict[str, Any] | None, fresh: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:

@@ -10,11 +10,13 @@ everything; the grader drops the role and all its databases afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
 import secrets
 import shutil
+import socket
 import threading
 from dataclasses import dataclass
 
@@ -22,14 +24,18 @@ import psutil
 import psycopg
 from psycopg import sql
 
+from dbkata.cluster import _MAX_TEMPLATES as MAX_TEMPLATES  # the cap Cluster.template() prunes at
 from dbkata.cluster import APP_ROLE_SETTINGS
 from dbkata.endpoint import Endpoint, configured_url
 from dbkata.server import EmbeddedServer, ServerError
 
 ROLE_PREFIX = "dbkg_"
+# Roles are named dbkg_<host>_<pid>_<n>: only this host's dead graders' roles are ever cleaned up
+# (shards on several machines may share one server).
+HOST_TAG = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 ROLE_SETTINGS = {**APP_ROLE_SETTINGS, "temp_file_limit": "512MB"}
 CONNECTION_LIMIT = 40
-_ROLE_RE = re.compile(rf"{ROLE_PREFIX}(\d+)_\d+")
+_ROLE_RE = re.compile(rf"{ROLE_PREFIX}{HOST_TAG}_(\d+)_\d+")
 _MIN_FREE_BYTES = 64 << 20
 
 
@@ -87,7 +93,7 @@ class GradingDatabase:
         admin = self._endpoint()
         if not self.superuser:
             return SubmissionRole(admin.user, admin.url())
-        name = f"{ROLE_PREFIX}{os.getpid()}_{next(self._seq)}"
+        name = f"{ROLE_PREFIX}{HOST_TAG}_{os.getpid()}_{next(self._seq)}"
         password = secrets.token_urlsafe(18)
         role = SubmissionRole(name, admin.with_login(name, password).on("postgres").url(), password)
         self.ensure_role(role)
@@ -112,12 +118,11 @@ class GradingDatabase:
                     )
                 )
 
-    def drop_role(self, role: SubmissionRole) -> None:
-        """Drop every database the role owns, then the role (terminating its sessions)."""
+    def drop_databases(self, role: SubmissionRole) -> None:
+        """Drop every database the role owns (its clones and schema templates), keeping the role."""
         if not self.superuser or not role.name.startswith(ROLE_PREFIX):
             return
         with self._connect() as conn:
-            conn.execute(sql.SQL("alter role {} nologin").format(sql.Identifier(role.name)))
             rows = conn.execute(
                 "select d.datname from pg_database d join pg_roles r on r.oid = d.datdba where r.rolname = %s",
                 (role.name,),
@@ -126,6 +131,32 @@ class GradingDatabase:
                 ident = sql.Identifier(str(dbname))
                 conn.execute(sql.SQL("alter database {} is_template false").format(ident))
                 conn.execute(sql.SQL("drop database if exists {} with (force)").format(ident))
+
+    def make_room_for_templates(self, needed: int) -> None:
+        """Keep the server's schema templates under the cap the child's cluster code prunes at.
+
+        A child (not a superuser) that finds more than the cap would try to drop templates it does not
+        own and fail; so the grader, as superuser, drops the oldest ones first, as that pruning would.
+        """
+        if not self.superuser:
+            return
+        with self._lock, self._connect() as conn:
+            rows = conn.execute(
+                "select datname from pg_database where datname like 'dbk\\_tpl\\_%' order by oid desc"
+            ).fetchall()
+            for (name,) in rows[max(0, MAX_TEMPLATES - needed) :]:
+                ident = sql.Identifier(str(name))
+                conn.execute(sql.SQL("alter database {} is_template false").format(ident))
+                conn.execute(sql.SQL("drop database if exists {} with (force)").format(ident))
+
+    def drop_role(self, role: SubmissionRole) -> None:
+        """Drop every database the role owns, then the role (terminating its sessions)."""
+        if not self.superuser or not role.name.startswith(ROLE_PREFIX):
+            return
+        with self._connect() as conn:
+            conn.execute(sql.SQL("alter role {} nologin").format(sql.Identifier(role.name)))
+        self.drop_databases(role)
+        with self._connect() as conn:
             conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = %s", (role.name,))
             conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role.name)))
             conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role.name)))
