@@ -1,0 +1,36 @@
+"""The workbook verifies itself: every exercise's solution, starter and variants behave as declared."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dbkata.catalog import ExerciseSpec, load_catalog
+from dbkata.selfcheck import selfcheck_exercise
+from dbkata.server import EmbeddedServer
+
+ROOT = Path(__file__).parents[1]
+CATALOG = load_catalog(ROOT)
+
+
+def test_manifest_lists_every_exercise_folder() -> None:
+    listed = {spec.id for spec in CATALOG.exercises}
+    folders = {f"{p.parent.name}/{p.name}" for p in (ROOT / "exercises").glob("level*/ex*") if p.is_dir()}
+    assert folders == listed
+
+
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[None]:
+    """Hold the embedded server for the module, so each self-check subprocess attaches in milliseconds."""
+    server = EmbeddedServer()
+    server.acquire()
+    yield
+    server.release()
+
+
+@pytest.mark.parametrize("spec", CATALOG.exercises, ids=lambda s: s.id)
+def test_exercise_selfcheck(spec: ExerciseSpec, shared_server: None) -> None:
+    violations = [v.line() for v in selfcheck_exercise(CATALOG, spec) if not v.ok]
+    assert violations == []
