@@ -34,3 +34,9 @@ def shared_server() -> Iterator[None]:
 def test_exercise_selfcheck(spec: ExerciseSpec, shared_server: None) -> None:
     violations = [v.line() for v in selfcheck_exercise(CATALOG, spec) if not v.ok]
     assert violations == []
+
+
+def test_readme_lists_every_exercise() -> None:
+    readme = (ROOT / "README.md").read_text()
+    missing = [spec.id for spec in CATALOG.exercises if f"| `{spec.id}` | {spec.title} |" not in readme]
+    assert missing == []
