@@ -160,9 +160,14 @@ class Cluster:
         return dropped
 
     def _prune_templates(self) -> None:
+        """Keep at most _MAX_TEMPLATES of this role's templates (others' templates are not ours to drop)."""
         rows = (
             self.conn()
-            .execute("select datname from pg_database where datname like 'dbk\\_tpl\\_%' order by oid desc")
+            .execute(
+                "select datname from pg_database where datname like 'dbk\\_tpl\\_%%' "
+                "and datdba = (select oid from pg_roles where rolname = %s) order by oid desc",
+                (self.app.user,),
+            )
             .fetchall()
         )
         for (name,) in rows[_MAX_TEMPLATES:]:

@@ -39,6 +39,9 @@ SERVER_SETTINGS: dict[str, str] = {
     "fsync": "off",
     "synchronous_commit": "off",
     "full_page_writes": "off",
+    # Short-lived databases need no vacuuming, and an autovacuum worker is a stray backend: it shows up
+    # in pg_stat_activity and keeps a non-superuser's DROP DATABASE ... WITH (FORCE) from succeeding.
+    "autovacuum": "off",
     "shared_preload_libraries": "pg_stat_statements",
     "pg_stat_statements.track": "top",
     "max_connections": "300",
