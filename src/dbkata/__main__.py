@@ -25,11 +25,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="run everything N times and also report any outcome that changed between runs",
     )
+    comp = sub.add_parser("compare", help="for TAs: a graded submission next to the reference, code and behaviour")
+    comp.add_argument("graded", type=Path, help="the output folder grade.py wrote (--out)")
+    comp.add_argument("entry", type=Path, help="the student's submission entry (folder, .zip or .tar.gz)")
+    comp.add_argument("--exercise", required=True, metavar="ID")
+    comp.add_argument("--root", type=Path, default=Path.cwd(), help="the workbook (default: here)")
     server = sub.add_parser("server", help="the embedded PostgreSQL used by the tests")
     server.add_argument("action", choices=["status", "stop", "reset"])
     args = parser.parse_args(argv)
     if args.command == "server":
         return _server(args.action)
+    if args.command == "compare":
+        return _compare(args.root, args.graded, args.entry, args.exercise)
     return selfcheck(args.root, args.exercise, args.repeat)
 
 
@@ -67,6 +74,18 @@ def selfcheck(root: Path, only: list[str] | None, repeat: int = 1) -> int:
         + (f", {len(unstable)} unstable over {repeat} runs" if repeat > 1 else "")
     )
     return 1 if bad or unstable else 0
+
+
+def _compare(root: Path, graded: Path, entry: Path, exercise: str) -> int:
+    from dbkata.compare import CompareError, compare, find_spec
+
+    try:
+        catalog = load_catalog(root)
+        print(compare(catalog, find_spec(catalog, exercise), graded, entry), end="")
+    except (CatalogError, CompareError) as exc:
+        print(f"compare: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _server(action: str) -> int:
