@@ -56,8 +56,10 @@ async def test_no_connection_is_kept_by_failing_requests(client: httpx.AsyncClie
             statuses.append((await client.get(f"/tasks/{missing}")).status_code)
         for batch in (["Buy milk"], ["Walk the dog", "Call mum"], ["Read", "Write", "Pay rent"]):
             statuses.append((await client.post("/tasks/batch", json={"titles": batch})).status_code)
-    probe.assert_no_leaks(what="8 failed requests (POST /tasks refused by the database → 500, 4 × GET of a "
-                               "missing task → 404, 3 × POST /tasks/batch with a taken title → 409)")
+    probe.assert_no_leaks(
+        what="8 failed requests (POST /tasks refused by the database → 500, 4 × GET of a "
+        "missing task → 404, 3 × POST /tasks/batch with a taken title → 409)"
+    )
     assert statuses == [500] + [404] * 4 + [409] * 3, statuses
 
 
@@ -71,21 +73,27 @@ async def test_successful_requests_are_committed_and_closed(client: httpx.AsyncC
     expected = [*SEEDED, "Water the plants", "Book flights", "Renew passport"]
     titles = await committed_titles(admin)
     if titles != expected:
-        dbkata.fail("a successful request is not committed",
-                    "POST /tasks 'Water the plants' and POST /tasks/batch ['Book flights', 'Renew passport'] "
-                    "both answered 201.",
-                    f"Afterwards, read from a separate connection, the task titles were {titles};",
-                    f"expected {expected}.",
-                    advice="Commit when the route returns normally.")
+        dbkata.fail(
+            "a successful request is not committed",
+            "POST /tasks 'Water the plants' and POST /tasks/batch ['Book flights', 'Renew passport'] "
+            "both answered 201.",
+            f"Afterwards, read from a separate connection, the task titles were {titles};",
+            f"expected {expected}.",
+            advice="Commit when the route returns normally.",
+        )
 
 
-@pytest.mark.parametrize(("titles", "nth_insert_fails"), [
-    (["Walk the dog", "Call mum"], None),  # 409 at the 2nd title
-    (["Read", "Write", "Draw", "Pay rent"], None),  # 409 at the 4th title
-    (["Tidy", "Cook", "Shop", "Clean"], 3),  # the database refuses the 3rd INSERT
-])
-async def test_a_failed_request_leaves_no_row(client: httpx.AsyncClient, admin: AsyncEngine, titles: list[str],
-                                               nth_insert_fails: int | None) -> None:
+@pytest.mark.parametrize(
+    ("titles", "nth_insert_fails"),
+    [
+        (["Walk the dog", "Call mum"], None),  # 409 at the 2nd title
+        (["Read", "Write", "Draw", "Pay rent"], None),  # 409 at the 4th title
+        (["Tidy", "Cook", "Shop", "Clean"], 3),  # the database refuses the 3rd INSERT
+    ],
+)
+async def test_a_failed_request_leaves_no_row(
+    client: httpx.AsyncClient, admin: AsyncEngine, titles: list[str], nth_insert_fails: int | None
+) -> None:
     before = await dbkata.snapshot(admin, "task")
     if nth_insert_fails is None:
         response = await client.post("/tasks/batch", json={"titles": titles})
@@ -95,8 +103,12 @@ async def test_a_failed_request_leaves_no_row(client: httpx.AsyncClient, admin: 
             response = await client.post("/tasks/batch", json={"titles": titles})
         what = f"POST /tasks/batch {titles} answered {response.status_code} (the database refused INSERT #3)"
     assert response.status_code >= 400, f"{what}: expected an error status"
-    dbkata.assert_unchanged(before, await dbkata.snapshot(admin, "task"), what=what,
-                            advice="When the route raises, roll back what the request flushed.")
+    dbkata.assert_unchanged(
+        before,
+        await dbkata.snapshot(admin, "task"),
+        what=what,
+        advice="When the route raises, roll back what the request flushed.",
+    )
 
 
 async def test_errors_still_reach_the_client(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
@@ -110,6 +122,9 @@ async def test_errors_still_reach_the_client(client: httpx.AsyncClient, admin: A
     got.append(("POST /tasks/batch with the taken title 'Buy milk'", taken.status_code, 409))
     wrong = [f"{call} answered {status}; expected {want}" for call, status, want in got if status != want]
     if wrong:
-        dbkata.fail("an error no longer reaches the client", *wrong,
-                    "The route's exception must leave get_session() again, after the rollback.",
-                    advice="Look at what your except block does with the exception it caught.")
+        dbkata.fail(
+            "an error no longer reaches the client",
+            *wrong,
+            "The route's exception must leave get_session() again, after the rollback.",
+            advice="Look at what your except block does with the exception it caught.",
+        )

@@ -34,8 +34,9 @@ class Call:
 @pytest.fixture
 async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     async with admin.begin() as conn:
-        await conn.execute(text("insert into task (title) select 'Seed ' || g from generate_series(1, :n) g"),
-                           {"n": SEEDED})
+        await conn.execute(
+            text("insert into task (title) select 'Seed ' || g from generate_series(1, :n) g"), {"n": SEEDED}
+        )
     transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
         yield client
@@ -58,13 +59,14 @@ async def send(client: httpx.AsyncClient, call: Call) -> httpx.Response:
 
 
 @pytest.mark.parametrize(("shuffle", "fresh"), [(1, 8), (2, 14)])
-async def test_mixed_requests_at_once(client: httpx.AsyncClient, admin: AsyncEngine, shuffle: int,
-                                      fresh: int) -> None:
+async def test_mixed_requests_at_once(client: httpx.AsyncClient, admin: AsyncEngine, shuffle: int, fresh: int) -> None:
     calls = mixed_calls(shuffle, fresh)
     responses = await asyncio.gather(*(send(client, c) for c in calls))
     async with admin.connect() as conn:  # what was really committed, read on a separate connection
-        rows = {title: (task_id, done) for task_id, title, done in
-                await conn.execute(text("select id, title, done from task"))}
+        rows = {
+            title: (task_id, done)
+            for task_id, title, done in await conn.execute(text("select id, title, done from task"))
+        }
 
     problems = []
     for call, response in zip(calls, responses, strict=True):
@@ -100,9 +102,12 @@ async def test_mixed_requests_at_once(client: httpx.AsyncClient, admin: AsyncEng
     if extra:
         problems.append(f"tasks saved that no request reported as created: {extra}")
     if problems:
-        dbkata.fail("concurrent requests disturb each other",
-                    f"{len(calls)} requests sent at the same time (creates, taken titles, reads, updates, 404s).",
-                    f"{len(problems)} thing(s) went wrong:", *problems[:10],
-                    *([f"… and {len(problems) - 10} more"] if len(problems) > 10 else []),
-                    "Expected: no 5xx, every 2xx saved, every refused request leaving nothing behind.",
-                    advice="Look at what two requests running at the same time share.")
+        dbkata.fail(
+            "concurrent requests disturb each other",
+            f"{len(calls)} requests sent at the same time (creates, taken titles, reads, updates, 404s).",
+            f"{len(problems)} thing(s) went wrong:",
+            *problems[:10],
+            *([f"… and {len(problems) - 10} more"] if len(problems) > 10 else []),
+            "Expected: no 5xx, every 2xx saved, every refused request leaving nothing behind.",
+            advice="Look at what two requests running at the same time share.",
+        )

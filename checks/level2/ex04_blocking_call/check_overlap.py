@@ -24,8 +24,9 @@ AT_ONCE = 4
 @pytest.fixture
 async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     async with admin.begin() as conn:
-        await conn.execute(text("insert into task (title, done) select 'Chore ' || g, g % 3 = 0 "
-                                "from generate_series(1, 7) g"))
+        await conn.execute(
+            text("insert into task (title, done) select 'Chore ' || g, g % 3 = 0 from generate_series(1, 7) g")
+        )
     transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
         yield client
@@ -46,17 +47,19 @@ async def test_concurrent_requests_overlap(client: httpx.AsyncClient, admin: Asy
     statuses = [r.status_code for r in responses]
     wanted = 201 if endpoint.startswith("POST") else 200
     if statuses != [wanted] * AT_ONCE:
-        dbkata.fail(f"{endpoint} fails under concurrent requests",
-                    f"{AT_ONCE} requests sent at once answered {statuses}; expected {wanted} each.",
-                    advice="Run the visible tests first.")
+        dbkata.fail(
+            f"{endpoint} fails under concurrent requests",
+            f"{AT_ONCE} requests sent at once answered {statuses}; expected {wanted} each.",
+            advice="Run the visible tests first.",
+        )
     if lock.peak < AT_ONCE:
-        dbkata.fail("requests queue up behind each other",
-                    f"{AT_ONCE} × {endpoint} were sent at once while the database was slow (a lock held on "
-                    "the task table).",
-                    f"At most {lock.peak} of them reached PostgreSQL at the same time; expected all {AT_ONCE}.",
-                    "Something makes each request wait for the previous one: the event loop, a lock, or the "
-                    "connection pool.",
-                    advice="Look at what a route does while it waits for PostgreSQL.")
+        dbkata.fail(
+            "requests queue up behind each other",
+            f"{AT_ONCE} × {endpoint} were sent at once while the database was slow (a lock held on the task table).",
+            f"At most {lock.peak} of them reached PostgreSQL at the same time; expected all {AT_ONCE}.",
+            "Something makes each request wait for the previous one: the event loop, a lock, or the connection pool.",
+            advice="Look at what a route does while it waits for PostgreSQL.",
+        )
 
 
 async def test_the_answers_stay_the_same(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
@@ -69,13 +72,28 @@ async def test_the_answers_stay_the_same(client: httpx.AsyncClient, admin: Async
     async with admin.connect() as conn:
         saved = (await conn.execute(text("select title from task where id = 8"))).scalar()
     got = (listed, created.status_code, created.json(), one.json(), missing.status_code, stats, saved)
-    expected = (want, 201, {"id": 8, "title": "Defrost the freezer", "done": False},
-                {"id": 8, "title": "Defrost the freezer", "done": False}, 404, {"total": 8, "done": 2},
-                "Defrost the freezer")
-    labels = ("GET /tasks", "POST /tasks status", "POST /tasks body", "GET /tasks/8", "GET /tasks/80 status",
-              "GET /stats", "task 8 as committed")
-    wrong = [f"{label}: got {g!r}, expected {e!r}" for label, g, e in zip(labels, got, expected, strict=True)
-             if g != e]
+    expected = (
+        want,
+        201,
+        {"id": 8, "title": "Defrost the freezer", "done": False},
+        {"id": 8, "title": "Defrost the freezer", "done": False},
+        404,
+        {"total": 8, "done": 2},
+        "Defrost the freezer",
+    )
+    labels = (
+        "GET /tasks",
+        "POST /tasks status",
+        "POST /tasks body",
+        "GET /tasks/8",
+        "GET /tasks/80 status",
+        "GET /stats",
+        "task 8 as committed",
+    )
+    wrong = [f"{label}: got {g!r}, expected {e!r}" for label, g, e in zip(labels, got, expected, strict=True) if g != e]
     if wrong:
-        dbkata.fail("the endpoints answer differently from before", *wrong,
-                    advice="Keep every route's contract; change only how it talks to the database.")
+        dbkata.fail(
+            "the endpoints answer differently from before",
+            *wrong,
+            advice="Keep every route's contract; change only how it talks to the database.",
+        )

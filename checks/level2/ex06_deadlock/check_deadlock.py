@@ -29,8 +29,10 @@ async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
 
 async def open_accounts(admin: AsyncEngine, balances: dict[int, int]) -> None:
     async with admin.begin() as conn:
-        await conn.execute(text("insert into account (id, owner, balance) values (:id, :owner, :balance)"),
-                           [{"id": i, "owner": f"owner {i}", "balance": b} for i, b in balances.items()])
+        await conn.execute(
+            text("insert into account (id, owner, balance) values (:id, :owner, :balance)"),
+            [{"id": i, "owner": f"owner {i}", "balance": b} for i, b in balances.items()],
+        )
 
 
 async def balances(admin: AsyncEngine) -> dict[int, int]:
@@ -60,20 +62,26 @@ def describe(transfers: list[tuple[int, int, int]]) -> str:
     return ", ".join(f"{a}→{b} ({amount})" for a, b, amount in transfers)
 
 
-async def run_transfers(client: httpx.AsyncClient, admin: AsyncEngine,
-                        transfers: list[tuple[int, int, int]]) -> LockstepRun:
+async def run_transfers(
+    client: httpx.AsyncClient, admin: AsyncEngine, transfers: list[tuple[int, int, int]]
+) -> LockstepRun:
     def post(a: int, b: int, amount: int):  # type: ignore[no-untyped-def]
         return lambda: client.post("/transfers", json={"from_id": a, "to_id": b, "amount": amount})
 
     return await lockstep(admin, [post(*t) for t in transfers])
 
 
-@pytest.mark.parametrize("transfers", [
-    [(12, 7, 40), (7, 12, 25)],
-    [(7, 12, 10), (12, 3, 20), (3, 40, 30), (40, 7, 40), (12, 7, 50), (40, 3, 60)],
-], ids=["pair", "cycle_of_six"])
+@pytest.mark.parametrize(
+    "transfers",
+    [
+        [(12, 7, 40), (7, 12, 25)],
+        [(7, 12, 10), (12, 3, 20), (3, 40, 30), (40, 7, 40), (12, 7, 50), (40, 3, 60)],
+    ],
+    ids=["pair", "cycle_of_six"],
+)
 async def test_overlapping_transfers_all_succeed_without_deadlock(
-        client: httpx.AsyncClient, admin: AsyncEngine, transfers: list[tuple[int, int, int]]) -> None:
+    client: httpx.AsyncClient, admin: AsyncEngine, transfers: list[tuple[int, int, int]]
+) -> None:
     start = {3: 500, 7: 500, 12: 500, 40: 500}
     await open_accounts(admin, start)
     run = await run_transfers(client, admin, transfers)
@@ -116,9 +124,11 @@ async def test_overlapping_transfers_cannot_overdraw(client: httpx.AsyncClient, 
     got = answers(run)
     final = await balances(admin)
     accepted = [t for t, a in zip(transfers, got, strict=True) if a == "HTTP 201"]
-    ok = (sorted(got) == ["HTTP 201", "HTTP 409"] and not run.deadlocks
-          and final == {5: 100 - accepted[0][2], 6: 70 if accepted[0][1] == 6 else 0,
-                        9: 60 if accepted[0][1] == 9 else 0})
+    ok = (
+        sorted(got) == ["HTTP 201", "HTTP 409"]
+        and not run.deadlocks
+        and final == {5: 100 - accepted[0][2], 6: 70 if accepted[0][1] == 6 else 0, 9: 60 if accepted[0][1] == 9 else 0}
+    )
     if not ok:
         dbkata.fail(
             "two transfers out of one account overdrew it",
@@ -129,20 +139,26 @@ async def test_overlapping_transfers_cannot_overdraw(client: httpx.AsyncClient, 
         )
 
 
-@pytest.mark.parametrize(("body", "status"), [
-    ({"from_id": 1, "to_id": 2, "amount": 101}, 409),
-    ({"from_id": 1, "to_id": 99, "amount": 10}, 404),
-    ({"from_id": 99, "to_id": 2, "amount": 10}, 404),
-], ids=["insufficient_funds", "unknown_target", "unknown_source"])
-async def test_a_refused_transfer_changes_nothing(client: httpx.AsyncClient, admin: AsyncEngine,
-                                                   body: dict[str, int], status: int) -> None:
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"from_id": 1, "to_id": 2, "amount": 101}, 409),
+        ({"from_id": 1, "to_id": 99, "amount": 10}, 404),
+        ({"from_id": 99, "to_id": 2, "amount": 10}, 404),
+    ],
+    ids=["insufficient_funds", "unknown_target", "unknown_source"],
+)
+async def test_a_refused_transfer_changes_nothing(
+    client: httpx.AsyncClient, admin: AsyncEngine, body: dict[str, int], status: int
+) -> None:
     await open_accounts(admin, {1: 100, 2: 50})
     before = await dbkata.snapshot(admin, "account", "transfer")
     response = await client.post("/transfers", json=body)
     call = f"POST /transfers {body}"
     if response.status_code != status:
-        dbkata.fail("a transfer that cannot happen got the wrong answer",
-                    f"{call} answered {response.status_code}; expected {status}.",
-                    advice="Refuse before changing anything: 404 for an unknown account, 409 for too little money.")
-    dbkata.assert_unchanged(before, await dbkata.snapshot(admin, "account", "transfer"),
-                            f"{call} answered {status}")
+        dbkata.fail(
+            "a transfer that cannot happen got the wrong answer",
+            f"{call} answered {response.status_code}; expected {status}.",
+            advice="Refuse before changing anything: 404 for an unknown account, 409 for too little money.",
+        )
+    dbkata.assert_unchanged(before, await dbkata.snapshot(admin, "account", "transfer"), f"{call} answered {status}")

@@ -30,18 +30,25 @@ async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.
 
 async def add_tasks(admin: AsyncEngine, owner: int, titles: list[str]) -> None:
     async with admin.begin() as conn:
-        await conn.execute(text("insert into task (owner_id, title, done, created_at) "
-                                "values (:owner, :title, :done, now() - make_interval(mins => :age))"),
-                           [{"owner": owner, "title": t, "done": i % 3 == 0, "age": (i * 37) % 101}
-                            for i, t in enumerate(titles)])
+        await conn.execute(
+            text(
+                "insert into task (owner_id, title, done, created_at) "
+                "values (:owner, :title, :done, now() - make_interval(mins => :age))"
+            ),
+            [{"owner": owner, "title": t, "done": i % 3 == 0, "age": (i * 37) % 101} for i, t in enumerate(titles)],
+        )
 
 
 async def reference(admin: AsyncEngine, owner: int, q: str, sort: str = "id") -> list[dict[str, object]]:
     """What the endpoint must answer, computed without any pattern matching."""
     async with admin.connect() as conn:
-        rows = await conn.execute(text(
-            "select id, title, done from task where owner_id = :owner and strpos(lower(title), lower(:q)) > 0 "
-            f"order by {sort}, id"), {"owner": owner, "q": q})
+        rows = await conn.execute(
+            text(
+                "select id, title, done from task where owner_id = :owner and strpos(lower(title), lower(:q)) > 0 "
+                f"order by {sort}, id"
+            ),
+            {"owner": owner, "q": q},
+        )
         return [dict(r) for r in rows.mappings()]
 
 
@@ -83,8 +90,13 @@ async def test_search_text_never_runs_as_sql(client: httpx.AsyncClient, admin: A
             "(her own tasks whose title contains exactly that text).",
             advice=AS_DATA,
         )
-    dbkata.assert_unchanged(before, await dbkata.snapshot(admin), f"Alice searched for {payload!r}",
-                            title="a search changed the database", advice=AS_DATA)
+    dbkata.assert_unchanged(
+        before,
+        await dbkata.snapshot(admin),
+        f"Alice searched for {payload!r}",
+        title="a search changed the database",
+        advice=AS_DATA,
+    )
 
 
 @pytest.mark.task(1)
@@ -98,8 +110,10 @@ async def test_search_text_travels_as_a_parameter(client: httpx.AsyncClient, adm
             dbkata.fail(
                 "the search text is pasted into the SQL",
                 f"Alice searched for {q!r}; HTTP {response.status_code}.",
-                *(f"The statement sent to PostgreSQL contains it: {' '.join(s.sql.split())[:160]}"
-                  for s in inlined[:1]),
+                *(
+                    f"The statement sent to PostgreSQL contains it: {' '.join(s.sql.split())[:160]}"
+                    for s in inlined[:1]
+                ),
                 "Expected: the text travels as a bind parameter, never inside the SQL string "
                 "(quoting or escaping it by hand does not count).",
                 advice=AS_DATA,
@@ -107,8 +121,27 @@ async def test_search_text_travels_as_a_parameter(client: httpx.AsyncClient, adm
 
 
 def random_titles(rng: random.Random, n: int) -> list[str]:
-    words = ["milk", "Report", "SQL", "deploy", "O'Neil", "50%", "a_b", "axb", "C:\\temp", "100 %", "x%y",
-             "under_score", "underscore", "Back\\slash", "UNION", "--", "tax 5%", "v2_final", "Zed"]
+    words = [
+        "milk",
+        "Report",
+        "SQL",
+        "deploy",
+        "O'Neil",
+        "50%",
+        "a_b",
+        "axb",
+        "C:\\temp",
+        "100 %",
+        "x%y",
+        "under_score",
+        "underscore",
+        "Back\\slash",
+        "UNION",
+        "--",
+        "tax 5%",
+        "v2_final",
+        "Zed",
+    ]
     return [" ".join(rng.choice(words) for _ in range(rng.randint(1, 3))) for _ in range(n)]
 
 
@@ -129,13 +162,11 @@ async def check_queries(client: httpx.AsyncClient, admin: AsyncEngine, queries: 
 
 
 @pytest.mark.task(1)
-async def test_ordinary_searches_find_exactly_the_matching_tasks(client: httpx.AsyncClient,
-                                                                 admin: AsyncEngine) -> None:
+async def test_ordinary_searches_find_exactly_the_matching_tasks(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     rng = random.Random(2607)
     for user in (ALICE, BOB, CAROL):
         await add_tasks(admin, user, random_titles(rng, 25))
-    await check_queries(client, admin, ["milk", "REPORT", "deploy sql", "o'neil", "Zed", "", "union", "--"],
-                        AS_DATA)
+    await check_queries(client, admin, ["milk", "REPORT", "deploy sql", "o'neil", "Zed", "", "union", "--"], AS_DATA)
 
 
 @pytest.mark.task(2)
@@ -143,35 +174,47 @@ async def test_wildcard_characters_match_themselves(client: httpx.AsyncClient, a
     rng = random.Random(2608)
     for user in (ALICE, BOB, CAROL):
         await add_tasks(admin, user, random_titles(rng, 25))
-    await check_queries(client, admin, ["%", "50%", "a_b", "_", "x%y", "under_score", "C:\\temp", "\\", "5%",
-                                        "v2_"], WILDCARDS)
+    await check_queries(
+        client, admin, ["%", "50%", "a_b", "_", "x%y", "under_score", "C:\\temp", "\\", "5%", "v2_"], WILDCARDS
+    )
 
 
 @pytest.mark.task(3)
 @pytest.mark.parametrize("sort", ["id", "title", "created_at"])
-async def test_allowed_sort_keys_order_the_results(client: httpx.AsyncClient, admin: AsyncEngine,
-                                                   sort: str) -> None:
+async def test_allowed_sort_keys_order_the_results(client: httpx.AsyncClient, admin: AsyncEngine, sort: str) -> None:
     rng = random.Random(2609)
     await add_tasks(admin, ALICE, random_titles(rng, 30))
     response = await search(client, ALICE, "", sort=sort)
     expected = await reference(admin, ALICE, "", sort=sort)
     if response.status_code != 200 or response.json() != expected:
-        dbkata.fail(f"sort={sort} does not order the results",
-                    f"GET /tasks/search?q=&sort={sort} as Alice (30 tasks).",
-                    f"Got: {shown(response)}; expected all 30 ordered by {sort}, then id.",
-                    advice=SORT)
+        dbkata.fail(
+            f"sort={sort} does not order the results",
+            f"GET /tasks/search?q=&sort={sort} as Alice (30 tasks).",
+            f"Got: {shown(response)}; expected all 30 ordered by {sort}, then id.",
+            advice=SORT,
+        )
 
 
 @pytest.mark.task(3)
-@pytest.mark.parametrize("sort", [
-    "owner_id", "title DESC", "(SELECT 1)", "id; DROP TABLE task",
-    "(CASE WHEN (SELECT count(*) FROM app_user) > 2 THEN title ELSE created_at::text END)", "ID", " title",
-])
+@pytest.mark.parametrize(
+    "sort",
+    [
+        "owner_id",
+        "title DESC",
+        "(SELECT 1)",
+        "id; DROP TABLE task",
+        "(CASE WHEN (SELECT count(*) FROM app_user) > 2 THEN title ELSE created_at::text END)",
+        "ID",
+        " title",
+    ],
+)
 async def test_other_sort_keys_are_refused(client: httpx.AsyncClient, admin: AsyncEngine, sort: str) -> None:
     await add_tasks(admin, ALICE, ["Plan sprint", "Review"])
     response = await search(client, ALICE, "", sort=sort)
     if response.status_code != 422:
-        dbkata.fail("sort accepts a key outside the allowed list",
-                    f"GET /tasks/search?sort={sort!r}: sort must be exactly one of id, title, created_at.",
-                    f"Got: HTTP {response.status_code}; expected 422 (raise UnknownSortKey).",
-                    advice=SORT)
+        dbkata.fail(
+            "sort accepts a key outside the allowed list",
+            f"GET /tasks/search?sort={sort!r}: sort must be exactly one of id, title, created_at.",
+            f"Got: HTTP {response.status_code}; expected 422 (raise UnknownSortKey).",
+            advice=SORT,
+        )

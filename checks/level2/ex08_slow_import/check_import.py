@@ -30,28 +30,34 @@ async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
 
 async def add_categories(admin: AsyncEngine, n: int) -> None:
     async with admin.begin() as conn:
-        await conn.execute(text("insert into category (id, name) select g, 'category ' || g "
-                                "from generate_series(1, :n) g"), {"n": n})
+        await conn.execute(
+            text("insert into category (id, name) select g, 'category ' || g from generate_series(1, :n) g"), {"n": n}
+        )
 
 
 def random_rows(n: int, categories: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     words = ["Fix", "deploy", "Review", "naïve café", "O'Brien's", "tab\there", "50% off", "ünïcode ✓", "--", ""]
-    return [{
-        "title": f"{rng.choice(words[:-1])} #{i}",
-        "description": " ".join(rng.choice(words) for _ in range(rng.randint(0, 4))),
-        "category_id": rng.randint(1, categories),
-        "priority": rng.randint(1, 5),
-        "due_date": None if rng.random() < 0.4 else f"20{rng.randint(26, 40)}-{rng.randint(1, 12):02d}-"
-                                                     f"{rng.randint(1, 28):02d}",
-        "estimate_minutes": None if rng.random() < 0.3 else rng.randint(0, 5000),
-    } for i in range(n)]
+    return [
+        {
+            "title": f"{rng.choice(words[:-1])} #{i}",
+            "description": " ".join(rng.choice(words) for _ in range(rng.randint(0, 4))),
+            "category_id": rng.randint(1, categories),
+            "priority": rng.randint(1, 5),
+            "due_date": None
+            if rng.random() < 0.4
+            else f"20{rng.randint(26, 40)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            "estimate_minutes": None if rng.random() < 0.3 else rng.randint(0, 5000),
+        }
+        for i in range(n)
+    ]
 
 
 async def saved(admin: AsyncEngine) -> Counter[tuple[Any, ...]]:
     async with admin.connect() as conn:
-        rows = await conn.execute(text(
-            "select title, description, category_id, priority, due_date::text, estimate_minutes from task"))
+        rows = await conn.execute(
+            text("select title, description, category_id, priority, due_date::text, estimate_minutes from task")
+        )
         return Counter(tuple(r) for r in rows)
 
 
@@ -74,15 +80,20 @@ async def check_saved_exactly(admin: AsyncEngine, rows: list[dict[str, Any]], wh
 
 @pytest.mark.task(1)
 @pytest.mark.parametrize("n", [30, 2500])
-async def test_statements_grow_by_at_most_one_per_thousand_rows(client: httpx.AsyncClient, admin: AsyncEngine,
-                                                                n: int) -> None:
+async def test_statements_grow_by_at_most_one_per_thousand_rows(
+    client: httpx.AsyncClient, admin: AsyncEngine, n: int
+) -> None:
     await add_categories(admin, max(2, n // 2))
     rows = random_rows(n, max(2, n // 2), seed=n)
     async with dbkata.statements() as log:
         response = await client.post("/tasks/import", json=rows)
     if response.status_code != 201:
-        dbkata.fail("a valid import failed", f"POST /tasks/import with {n} valid rows answered "
-                    f"{response.status_code}: {response.text[:200]}", "Expected 201.", advice=BULK)
+        dbkata.fail(
+            "a valid import failed",
+            f"POST /tasks/import with {n} valid rows answered {response.status_code}: {response.text[:200]}",
+            "Expected 201.",
+            advice=BULK,
+        )
     bound = 3 + math.ceil(n / 1000)
     log.assert_at_most(bound, what=f"POST /tasks/import with {n} rows ({n // 2} categories)", advice=BULK)
     await check_saved_exactly(admin, rows, f"POST /tasks/import with {n} rows answered 201")
@@ -95,9 +106,12 @@ async def test_values_arrive_exactly(client: httpx.AsyncClient, admin: AsyncEngi
     rows += [dict(rows[7]), dict(rows[7])]  # duplicates in the file are imported as separate tasks
     response = await client.post("/tasks/import", json=rows)
     if response.status_code != 201 or response.json() != {"imported": len(rows)}:
-        dbkata.fail("a valid import did not report its rows", f"POST /tasks/import with {len(rows)} rows answered "
-                    f"{response.status_code}: {response.text[:200]}", f'Expected 201 {{"imported": {len(rows)}}}.',
-                    advice=BULK)
+        dbkata.fail(
+            "a valid import did not report its rows",
+            f"POST /tasks/import with {len(rows)} rows answered {response.status_code}: {response.text[:200]}",
+            f'Expected 201 {{"imported": {len(rows)}}}.',
+            advice=BULK,
+        )
     await check_saved_exactly(admin, rows, f"POST /tasks/import with {len(rows)} rows answered 201")
 
 
@@ -108,19 +122,23 @@ async def test_a_large_file_imports_in_one_request(client: httpx.AsyncClient, ad
     async with dbkata.statements() as log:
         response = await client.post("/tasks/import", json=rows)
     if response.status_code != 201:
-        dbkata.fail("a large import failed", f"POST /tasks/import with {len(rows)} valid rows (6 columns each) "
-                    f"answered {response.status_code}: {response.text[:200]}",
-                    "Expected 201. One statement can carry at most 32,767 parameters with asyncpg.",
-                    advice="Let SQLAlchemy batch the rows (executemany / insertmanyvalues) instead of building "
-                           "one giant VALUES list.")
+        dbkata.fail(
+            "a large import failed",
+            f"POST /tasks/import with {len(rows)} valid rows (6 columns each) "
+            f"answered {response.status_code}: {response.text[:200]}",
+            "Expected 201. One statement can carry at most 32,767 parameters with asyncpg.",
+            advice="Let SQLAlchemy batch the rows (executemany / insertmanyvalues) instead of building "
+            "one giant VALUES list.",
+        )
     log.assert_at_most(3 + 6, what=f"POST /tasks/import with {len(rows)} rows", advice=BULK)
     await check_saved_exactly(admin, rows, f"POST /tasks/import with {len(rows)} rows answered 201")
 
 
 @pytest.mark.task(2)
 @pytest.mark.parametrize("position", [0, 777, 1199])
-async def test_an_unknown_category_rejects_everything(client: httpx.AsyncClient, admin: AsyncEngine,
-                                                      position: int) -> None:
+async def test_an_unknown_category_rejects_everything(
+    client: httpx.AsyncClient, admin: AsyncEngine, position: int
+) -> None:
     await add_categories(admin, 50)
     rows = random_rows(1200, 50, seed=position)
     rows[position]["category_id"] = 5000 + position
@@ -129,14 +147,21 @@ async def test_an_unknown_category_rejects_everything(client: httpx.AsyncClient,
     before = await dbkata.snapshot(admin, "task", "category")
     response = await client.post("/tasks/import", json=rows)
     call = f"POST /tasks/import with 1200 rows, row {position} naming a category that does not exist"
-    detail = response.json().get("detail", "") if response.headers.get("content-type") == "application/json" \
+    detail = (
+        response.json().get("detail", "")
+        if response.headers.get("content-type") == "application/json"
         else response.text
+    )
     if response.status_code != 422 or f"row {position}:" not in str(detail):
-        dbkata.fail("an unknown category is not reported", f"{call} answered {response.status_code} {detail!r}.",
-                    f"Expected 422 from UnknownCategory({position}, …): the first offending row.",
-                    advice="Check every row's category before writing anything, and report the first bad row.")
-    dbkata.assert_unchanged(before, await dbkata.snapshot(admin, "task", "category"), f"{call} answered 422",
-                            advice=ATOMIC)
+        dbkata.fail(
+            "an unknown category is not reported",
+            f"{call} answered {response.status_code} {detail!r}.",
+            f"Expected 422 from UnknownCategory({position}, …): the first offending row.",
+            advice="Check every row's category before writing anything, and report the first bad row.",
+        )
+    dbkata.assert_unchanged(
+        before, await dbkata.snapshot(admin, "task", "category"), f"{call} answered 422", advice=ATOMIC
+    )
 
 
 @pytest.mark.task(2)
@@ -148,7 +173,12 @@ async def test_a_row_the_database_rejects_rejects_everything(client: httpx.Async
         response = await client.post("/tasks/import", json=rows)
     call = "POST /tasks/import with 2500 rows, where the database rejects the 1700th row inserted"
     if injected.fired and response.status_code < 400:
-        dbkata.fail("a failed import answered success", f"{call} answered {response.status_code}.",
-                    "Expected an error status: the import did not happen.", advice=ATOMIC)
-    dbkata.assert_unchanged(before, await dbkata.snapshot(admin, "task"),
-                            f"{call} answered {response.status_code}", advice=ATOMIC)
+        dbkata.fail(
+            "a failed import answered success",
+            f"{call} answered {response.status_code}.",
+            "Expected an error status: the import did not happen.",
+            advice=ATOMIC,
+        )
+    dbkata.assert_unchanged(
+        before, await dbkata.snapshot(admin, "task"), f"{call} answered {response.status_code}", advice=ATOMIC
+    )

@@ -22,10 +22,13 @@ State = set[tuple[int, str, int]]  # (list_id, title, position)
 async def app(exercise: Exercise, admin: AsyncEngine) -> Any:
     async with admin.begin() as conn:
         await conn.execute(text("insert into todo_list (id, name) values (1, 'home'), (2, 'work'), (3, 'empty')"))
-        await conn.execute(text(
-            "insert into task (id, list_id, title, position) values "
-            "(101, 1, 'milk', 1), (102, 1, 'eggs', 2), (103, 1, 'bread', 3), "
-            "(201, 2, 'report', 1), (202, 2, 'call', 2)"))
+        await conn.execute(
+            text(
+                "insert into task (id, list_id, title, position) values "
+                "(101, 1, 'milk', 1), (102, 1, 'eggs', 2), (103, 1, 'bread', 3), "
+                "(201, 2, 'report', 1), (202, 2, 'call', 2)"
+            )
+        )
         await conn.execute(text("select setval(pg_get_serial_sequence('task', 'id'), 1000)"))
     return exercise.module("main").app
 
@@ -35,20 +38,21 @@ def reader(admin: AsyncEngine):  # type: ignore[no-untyped-def]
         async with admin.connect() as conn:
             rows = await conn.execute(text("select list_id, title, position from task"))
             return {(list_id, title, position) for list_id, title, position in rows}
+
     return state
 
 
 # (method, path, body) in order; the checks derive what each answer implies from the state itself.
 SCRIPT: list[tuple[str, dict[str, Any]]] = [
     ("/lists/1/tasks", {"title": "butter", "position": 4}),
-    ("/lists/1/tasks", {"title": "jam", "position": 2}),        # taken
+    ("/lists/1/tasks", {"title": "jam", "position": 2}),  # taken
     ("/lists/3/tasks", {"title": "first", "position": 1}),
     ("/lists/1/swap", {"a": 101, "b": 103}),
     ("/lists/2/tasks", {"title": "plan", "position": 3}),
-    ("/lists/2/tasks", {"title": "again", "position": 3}),      # taken by the request before
-    ("/lists/99/tasks", {"title": "nowhere", "position": 1}),   # no such list
-    ("/lists/2/swap", {"a": 201, "b": 101}),                    # tasks of two lists
-    ("/lists/3/tasks", {"title": "second", "position": 1}),     # taken
+    ("/lists/2/tasks", {"title": "again", "position": 3}),  # taken by the request before
+    ("/lists/99/tasks", {"title": "nowhere", "position": 1}),  # no such list
+    ("/lists/2/swap", {"a": 201, "b": 101}),  # tasks of two lists
+    ("/lists/3/tasks", {"title": "second", "position": 1}),  # taken
     ("/lists/2/swap", {"a": 202, "b": 201}),
     ("/lists/1/tasks", {"title": "tea", "position": 5}),
 ]
@@ -72,43 +76,61 @@ async def test_every_success_is_committed_when_it_is_sent(app: Any, admin: Async
         after = await state()
         call = f"POST {path} {json.dumps(body)}"
         if res.status is None:
-            dbkata.fail("a request got no response", f"{call}: the app sent nothing ({res.app_error!r}).",
-                        advice=TIMING)
+            dbkata.fail(
+                "a request got no response", f"{call}: the app sent nothing ({res.app_error!r}).", advice=TIMING
+            )
         if 200 <= res.status < 300:
             if not effect_seen(path, body, res.at_response_start, res.json()):
                 dbkata.fail(
                     "a success was sent before it was committed",
                     f"{call} answered {res.status}.",
                     "When the response started, a separate connection did not see the change yet"
-                    + ("; it never appeared: the COMMIT failed after the answer." if not
-                       effect_seen(path, body, after, res.json()) else "; it appeared only afterwards."),
+                    + (
+                        "; it never appeared: the COMMIT failed after the answer."
+                        if not effect_seen(path, body, after, res.json())
+                        else "; it appeared only afterwards."
+                    ),
                     "Expected: every 2xx answer describes data that is already committed.",
                     advice=TIMING,
                 )
         elif after != before:
-            dbkata.fail("a failed request changed data", f"{call} answered {res.status}, but rows changed:",
-                        f"added {sorted(after - before)}, removed {sorted(before - after)}.",
-                        "Expected: an error answer leaves everything as it was.", advice=TIMING)
+            dbkata.fail(
+                "a failed request changed data",
+                f"{call} answered {res.status}, but rows changed:",
+                f"added {sorted(after - before)}, removed {sorted(before - after)}.",
+                "Expected: an error answer leaves everything as it was.",
+                advice=TIMING,
+            )
 
 
 @pytest.mark.task(2)
-@pytest.mark.parametrize(("list_id", "position", "status"), [
-    (1, 1, 409), (1, 3, 409), (2, 2, 409), (2, 3, 201), (3, 1, 201),
-])
-async def test_a_taken_position_answers_409_and_saves_nothing(app: Any, admin: AsyncEngine, list_id: int,
-                                                              position: int, status: int) -> None:
+@pytest.mark.parametrize(
+    ("list_id", "position", "status"),
+    [
+        (1, 1, 409),
+        (1, 3, 409),
+        (2, 2, 409),
+        (2, 3, 201),
+        (3, 1, 201),
+    ],
+)
+async def test_a_taken_position_answers_409_and_saves_nothing(
+    app: Any, admin: AsyncEngine, list_id: int, position: int, status: int
+) -> None:
     before = await dbkata.snapshot(admin, "task")
     body = {"title": "newcomer", "position": position}
     res = await dbkata.asgi_request(app, "POST", f"/lists/{list_id}/tasks", json=body)
     call = f"POST /lists/{list_id}/tasks {json.dumps(body)}"
     taken = "taken" if status == 409 else "free"
     if res.status != status:
-        dbkata.fail("a new task's position is judged wrongly",
-                    f"{call} (position {position} is {taken} in list {list_id}) answered {res.status}.",
-                    f"Expected {status}.", advice=CONFLICT)
+        dbkata.fail(
+            "a new task's position is judged wrongly",
+            f"{call} (position {position} is {taken} in list {list_id}) answered {res.status}.",
+            f"Expected {status}.",
+            advice=CONFLICT,
+        )
     if status == 409:
-        dbkata.assert_unchanged(before, await dbkata.snapshot(admin, "task"), f"{call} answered 409",
-                                advice=CONFLICT)
+        dbkata.assert_unchanged(before, await dbkata.snapshot(admin, "task"), f"{call} answered 409", advice=CONFLICT)
 
 
 @pytest.mark.task(2)
@@ -117,14 +139,17 @@ async def test_swaps_keep_working(app: Any, admin: AsyncEngine) -> None:
     for a, b in ((101, 103), (102, 101), (103, 102)):
         res = await dbkata.asgi_request(app, "POST", "/lists/1/swap", json={"a": a, "b": b})
         if res.status != 200:
-            dbkata.fail("swapping two positions fails",
-                        f'POST /lists/1/swap {{"a": {a}, "b": {b}}} answered {res.status}.',
-                        "Expected 200: the constraint is deferred precisely so that swaps work.",
-                        advice="Make the conflict visible for new tasks without checking every statement "
-                               "immediately.")
+            dbkata.fail(
+                "swapping two positions fails",
+                f'POST /lists/1/swap {{"a": {a}, "b": {b}}} answered {res.status}.',
+                "Expected 200: the constraint is deferred precisely so that swaps work.",
+                advice="Make the conflict visible for new tasks without checking every statement immediately.",
+            )
     final = sorted((p, t) for lid, t, p in await state() if lid == 1)
     if final != [(1, "eggs"), (2, "milk"), (3, "bread")]:
-        dbkata.fail("swaps did not move the tasks",
-                    "Swapped 101↔103, 102↔101, 103↔102 in list 1 (milk 1, eggs 2, bread 3).",
-                    f"Afterwards (position, title): {final}; expected [(1, 'eggs'), (2, 'milk'), (3, 'bread')].",
-                    advice=TIMING)
+        dbkata.fail(
+            "swaps did not move the tasks",
+            "Swapped 101↔103, 102↔101, 103↔102 in list 1 (milk 1, eggs 2, bread 3).",
+            f"Afterwards (position, title): {final}; expected [(1, 'eggs'), (2, 'milk'), (3, 'bread')].",
+            advice=TIMING,
+        )

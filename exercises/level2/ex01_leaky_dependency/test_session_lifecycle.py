@@ -37,10 +37,12 @@ async def test_a_created_task_is_committed(client: httpx.AsyncClient, admin: Asy
     async with admin.connect() as conn:  # a separate connection sees only what was committed
         titles = (await conn.execute(text("select title from task"))).scalars().all()
     if titles != ["Water the plants"]:
-        dbkata.fail("a successful request is not committed",
-                    "POST /tasks answered 201 for 'Water the plants'.",
-                    f"Afterwards, read from a separate connection, the task table held {titles}.",
-                    advice="Commit when the route returns normally.")
+        dbkata.fail(
+            "a successful request is not committed",
+            "POST /tasks answered 201 for 'Water the plants'.",
+            f"Afterwards, read from a separate connection, the task table held {titles}.",
+            advice="Commit when the route returns normally.",
+        )
 
 
 async def test_a_refused_batch_leaves_nothing_behind(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
@@ -51,6 +53,9 @@ async def test_a_refused_batch_leaves_nothing_behind(client: httpx.AsyncClient, 
         response = await client.post("/tasks/batch", json={"titles": ["Call mum", "Pay rent", "Buy milk"]})
     assert response.status_code == 409, f"the batch answered {response.status_code}, expected 409"
     probe.assert_no_leaks(what="POST /tasks/batch answered 409")
-    dbkata.assert_unchanged(before, await dbkata.snapshot(admin, "task"),
-                            what="POST /tasks/batch ['Call mum', 'Pay rent', 'Buy milk'] answered 409",
-                            advice="A request that fails must roll back what it flushed.")
+    dbkata.assert_unchanged(
+        before,
+        await dbkata.snapshot(admin, "task"),
+        what="POST /tasks/batch ['Call mum', 'Pay rent', 'Buy milk'] answered 409",
+        advice="A request that fails must roll back what it flushed.",
+    )

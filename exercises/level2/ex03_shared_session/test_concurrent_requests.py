@@ -38,7 +38,9 @@ async def test_eight_tasks_created_at_once_are_all_saved(client: httpx.AsyncClie
     async with admin.connect() as conn:  # a separate connection: what was really committed
         saved = set((await conn.execute(text("select title from task"))).scalars())
     if statuses != [201] * 8 or saved != set(titles):
-        dbkata.fail("concurrent requests disturb each other",
-                    f"8 POST /tasks sent at the same time answered {statuses}; expected 201 each.",
-                    f"Afterwards the task table held {len(saved)} of the 8 tasks: {sorted(saved)}.",
-                    advice="Look at what two requests running at the same time share.")
+        dbkata.fail(
+            "concurrent requests disturb each other",
+            f"8 POST /tasks sent at the same time answered {statuses}; expected 201 each.",
+            f"Afterwards the task table held {len(saved)} of the 8 tasks: {sorted(saved)}.",
+            advice="Look at what two requests running at the same time share.",
+        )

@@ -36,8 +36,9 @@ class LockedTable:
         await asyncio.to_thread(self._locked.wait)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await asyncio.to_thread(self._thread.join)
 
     def _hold(self) -> None:
@@ -49,7 +50,8 @@ class LockedTable:
                 conn.execute("select pg_stat_clear_snapshot()")  # else the view is frozen for the transaction
                 row = conn.execute(
                     "select count(*) from pg_stat_activity where datname = current_database() "
-                    "and pid <> pg_backend_pid() and wait_event_type = 'Lock'").fetchone()
+                    "and pid <> pg_backend_pid() and wait_event_type = 'Lock'"
+                ).fetchone()
                 self.peak = max(self.peak, int(row[0]) if row else 0)
                 if self.peak >= self.expect:
                     break

@@ -28,8 +28,10 @@ async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.
 
 
 async def test_the_answers_stay_the_same(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/tasks")).json() == [{"id": 1, "title": "Buy milk", "done": True},
-                                                   {"id": 2, "title": "Call mum", "done": False}]
+    assert (await client.get("/tasks")).json() == [
+        {"id": 1, "title": "Buy milk", "done": True},
+        {"id": 2, "title": "Call mum", "done": False},
+    ]
     assert (await client.get("/stats")).json() == {"total": 2, "done": 1}
     created = await client.post("/tasks", json={"title": "Pay rent"})
     assert (created.status_code, created.json()) == (201, {"id": 3, "title": "Pay rent", "done": False})
@@ -37,15 +39,16 @@ async def test_the_answers_stay_the_same(client: httpx.AsyncClient) -> None:
     assert (await client.get("/tasks/99")).status_code == 404
 
 
-async def test_three_requests_wait_for_the_database_together(client: httpx.AsyncClient,
-                                                             admin: AsyncEngine) -> None:
+async def test_three_requests_wait_for_the_database_together(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     # While we hold a lock on the task table, every query on it waits: a slow database, on purpose.
     async with LockedTable(admin, "task", expect=3) as lock:
         responses = await asyncio.gather(*(client.get("/tasks") for _ in range(3)))
     assert [r.status_code for r in responses] == [200, 200, 200]
     if lock.peak < 3:
-        dbkata.fail("requests queue up behind each other",
-                    "3 GET /tasks were sent at once while the database was slow.",
-                    f"At most {lock.peak} of them reached PostgreSQL at the same time; expected all 3.",
-                    "While one request waits for the database, nothing else runs.",
-                    advice="Look at what a route does while it waits for PostgreSQL.")
+        dbkata.fail(
+            "requests queue up behind each other",
+            "3 GET /tasks were sent at once while the database was slow.",
+            f"At most {lock.peak} of them reached PostgreSQL at the same time; expected all 3.",
+            "While one request waits for the database, nothing else runs.",
+            advice="Look at what a route does while it waits for PostgreSQL.",
+        )

@@ -23,8 +23,9 @@ async def service(exercise: Exercise, admin: AsyncEngine) -> ModuleType:
 
 async def balance(admin: AsyncEngine, account_id: int) -> int:
     async with admin.connect() as conn:  # a separate connection: what was really committed
-        return int((await conn.execute(text("select balance from account where id = :i"), {"i": account_id}))
-                   .scalar_one())
+        return int(
+            (await conn.execute(text("select balance from account where id = :i"), {"i": account_id})).scalar_one()
+        )
 
 
 async def test_one_withdrawal(service: ModuleType, exercise: Exercise, admin: AsyncEngine) -> None:
@@ -40,12 +41,14 @@ async def test_one_withdrawal(service: ModuleType, exercise: Exercise, admin: As
 async def test_two_withdrawals_at_the_same_moment_both_count(service: ModuleType, admin: AsyncEngine) -> None:
     # race(): both calls run at once; a gate inside PostgreSQL holds every UPDATE of an account until
     # both have got as far as they can, so whatever can go wrong between them does go wrong.
-    outcomes = await dbkata.race(admin, [lambda: service.withdraw(1, 30), lambda: service.withdraw(1, 50)],
-                                 gate=("account", "UPDATE"))
+    outcomes = await dbkata.race(
+        admin, [lambda: service.withdraw(1, 30), lambda: service.withdraw(1, 50)], gate=("account", "UPDATE")
+    )
     final = await balance(admin, 1)
     if [o.kind for o in outcomes] != ["ok", "ok"] or final != 20:
-        dbkata.fail("a withdrawal is lost",
-                    "Alice (balance 100) withdrew 30 and 50 at the same moment: "
-                    f"{', '.join(o.describe() for o in outcomes)}.",
-                    f"Afterwards her balance was {final} (read from a separate connection); expected 20.",
-                    advice="Look at what each withdrawal knows about the other between its read and its write.")
+        dbkata.fail(
+            "a withdrawal is lost",
+            f"Alice (balance 100) withdrew 30 and 50 at the same moment: {', '.join(o.describe() for o in outcomes)}.",
+            f"Afterwards her balance was {final} (read from a separate connection); expected 20.",
+            advice="Look at what each withdrawal knows about the other between its read and its write.",
+        )

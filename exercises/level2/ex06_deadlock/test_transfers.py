@@ -26,8 +26,10 @@ async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
 
 async def open_accounts(admin: AsyncEngine, balances: dict[int, int]) -> None:
     async with admin.begin() as conn:
-        await conn.execute(text("insert into account (id, owner, balance) values (:id, :owner, :balance)"),
-                           [{"id": i, "owner": f"owner {i}", "balance": b} for i, b in balances.items()])
+        await conn.execute(
+            text("insert into account (id, owner, balance) values (:id, :owner, :balance)"),
+            [{"id": i, "owner": f"owner {i}", "balance": b} for i, b in balances.items()],
+        )
 
 
 async def balances(admin: AsyncEngine) -> dict[int, int]:
@@ -50,15 +52,25 @@ async def test_a_transfer_larger_than_the_balance_is_refused(client: httpx.Async
     assert await balances(admin) == {1: 100, 2: 100}
 
 
-async def test_opposite_transfers_at_the_same_moment_both_succeed(client: httpx.AsyncClient,
-                                                                   admin: AsyncEngine) -> None:
+async def test_opposite_transfers_at_the_same_moment_both_succeed(
+    client: httpx.AsyncClient, admin: AsyncEngine
+) -> None:
     await open_accounts(admin, {1: 100, 2: 100})
-    run = await lockstep(admin, [
-        lambda: client.post("/transfers", json={"from_id": 1, "to_id": 2, "amount": 30}),
-        lambda: client.post("/transfers", json={"from_id": 2, "to_id": 1, "amount": 20}),
-    ])
-    answers = [f"HTTP {o.value.status_code}" if o.error is None
-               else f"{o.kind} (SQLSTATE {o.sqlstate})" if o.sqlstate else repr(o.error) for o in run.outcomes]
+    run = await lockstep(
+        admin,
+        [
+            lambda: client.post("/transfers", json={"from_id": 1, "to_id": 2, "amount": 30}),
+            lambda: client.post("/transfers", json={"from_id": 2, "to_id": 1, "amount": 20}),
+        ],
+    )
+    answers = [
+        f"HTTP {o.value.status_code}"
+        if o.error is None
+        else f"{o.kind} (SQLSTATE {o.sqlstate})"
+        if o.sqlstate
+        else repr(o.error)
+        for o in run.outcomes
+    ]
     if run.deadlocks or answers != ["HTTP 201", "HTTP 201"]:
         dbkata.fail(
             "two transfers in opposite directions deadlocked",
@@ -70,7 +82,9 @@ async def test_opposite_transfers_at_the_same_moment_both_succeed(client: httpx.
         )
     final = await balances(admin)
     if final != {1: 90, 2: 110}:
-        dbkata.fail("two overlapping transfers did not add up",
-                    "After POST /transfers 1→2 (30) and 2→1 (20), both answered 201,",
-                    f"balances read from a separate connection: {final}; expected {{1: 90, 2: 110}}.",
-                    advice="Decide on each balance from the row as it is once you hold its lock.")
+        dbkata.fail(
+            "two overlapping transfers did not add up",
+            "After POST /transfers 1→2 (30) and 2→1 (20), both answered 201,",
+            f"balances read from a separate connection: {final}; expected {{1: 90, 2: 110}}.",
+            advice="Decide on each balance from the row as it is once you hold its lock.",
+        )

@@ -15,9 +15,7 @@ async def search_tasks(session: AsyncSession, owner_id: int, q: str, sort: str =
     # TODO(task 2): which characters mean something special to ILIKE?
     # TODO(task 3): `sort` comes straight from the query string too.
     sql = text(
-        f"SELECT id, title, done FROM task "
-        f"WHERE owner_id = {owner_id} AND title ILIKE '%{q}%' "
-        f"ORDER BY {sort}, id"
+        f"SELECT id, title, done FROM task WHERE owner_id = {owner_id} AND title ILIKE '%{q}%' ORDER BY {sort}, id"
     )
     rows = (await session.execute(sql)).mappings().all()
     return [TaskOut(**row) for row in rows]

@@ -26,8 +26,10 @@ async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.
 
 async def add_tasks(admin: AsyncEngine, owner: int, *titles: str) -> None:
     async with admin.begin() as conn:
-        await conn.execute(text("insert into task (owner_id, title, done) values (:owner, :title, false)"),
-                           [{"owner": owner, "title": t} for t in titles])
+        await conn.execute(
+            text("insert into task (owner_id, title, done) values (:owner, :title, false)"),
+            [{"owner": owner, "title": t} for t in titles],
+        )
 
 
 async def search(client: httpx.AsyncClient, user: int, q: str, sort: str = "id") -> httpx.Response:
@@ -64,22 +66,20 @@ async def test_search_text_cannot_widen_the_query(client: httpx.AsyncClient, adm
 
 
 @pytest.mark.task(1)
-async def test_a_quote_in_the_search_text_is_just_a_character(client: httpx.AsyncClient,
-                                                              admin: AsyncEngine) -> None:
+async def test_a_quote_in_the_search_text_is_just_a_character(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     await add_tasks(admin, ALICE, "Call O'Brien", "Call the bank")
     response = await search(client, ALICE, "o'brien")
     if response.status_code != 200 or titles(response) != ["Call O'Brien"]:
         dbkata.fail(
             "a search containing a quote fails",
-            "Alice searched for \"o'brien\"; her task \"Call O'Brien\" contains it.",
-            f"Got: HTTP {response.status_code} {response.text[:120]}; expected 200 with [\"Call O'Brien\"].",
+            'Alice searched for "o\'brien"; her task "Call O\'Brien" contains it.',
+            f'Got: HTTP {response.status_code} {response.text[:120]}; expected 200 with ["Call O\'Brien"].',
             advice="Send the search text to PostgreSQL as data, not as part of the SQL.",
         )
 
 
 @pytest.mark.task(2)
-async def test_percent_in_the_search_text_matches_a_percent_sign(client: httpx.AsyncClient,
-                                                                 admin: AsyncEngine) -> None:
+async def test_percent_in_the_search_text_matches_a_percent_sign(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     await add_tasks(admin, ALICE, "Reach 100% coverage", "Import 1000 rows")
     response = await search(client, ALICE, "100%")
     if response.status_code != 200 or titles(response) != ["Reach 100% coverage"]:

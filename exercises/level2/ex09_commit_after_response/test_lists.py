@@ -24,17 +24,20 @@ async def app(exercise: Exercise, admin: AsyncEngine) -> Any:
 
 def committed_tasks(admin: AsyncEngine):  # type: ignore[no-untyped-def]
     """A callback: the list's committed tasks as (title, position), read from a separate connection."""
+
     async def read() -> list[tuple[str, int]]:
         async with admin.connect() as conn:
             rows = await conn.execute(text("select title, position from task where list_id = 1 order by position"))
             return [(title, position) for title, position in rows]
+
     return read
 
 
 @pytest.mark.task(1)
 async def test_a_created_task_is_committed_before_the_201_is_sent(app: Any, admin: AsyncEngine) -> None:
-    res = await dbkata.asgi_request(app, "POST", "/lists/1/tasks", json={"title": "bread", "position": 3},
-                                    at_response_start=committed_tasks(admin))
+    res = await dbkata.asgi_request(
+        app, "POST", "/lists/1/tasks", json={"title": "bread", "position": 3}, at_response_start=committed_tasks(admin)
+    )
     assert res.status == 201, res.body
     if ("bread", 3) not in res.at_response_start:
         dbkata.fail(

@@ -20,11 +20,24 @@ def order_repository(session: SessionDep) -> OrderRepository:
 
 
 def describe(order: Order) -> OrderOut:
-    items = [OrderItemOut(id=item.id, product_id=item.product_id, product_name=item.product.name,
-                          quantity=item.quantity, unit_price=item.unit_price) for item in order.items]
-    return OrderOut(id=order.id, customer_name=order.customer_name, status=order.status,
-                    created_at=order.created_at, items=items,
-                    total=sum((i.quantity * i.unit_price for i in items), start=0 * items[0].unit_price))
+    items = [
+        OrderItemOut(
+            id=item.id,
+            product_id=item.product_id,
+            product_name=item.product.name,
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+        )
+        for item in order.items
+    ]
+    return OrderOut(
+        id=order.id,
+        customer_name=order.customer_name,
+        status=order.status,
+        created_at=order.created_at,
+        items=items,
+        total=sum((i.quantity * i.unit_price for i in items), start=0 * items[0].unit_price),
+    )
 
 
 @router.post("/orders", status_code=201, response_model=OrderOut)

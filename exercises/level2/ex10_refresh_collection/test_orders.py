@@ -19,8 +19,12 @@ ADVICE = "Look at what refresh() does to a collection that was already loaded."
 @pytest.fixture
 async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     async with admin.begin() as conn:
-        await conn.execute(text("insert into product (id, name, price, stock) values "
-                                "(1, 'Widget', 9.99, 100), (2, 'Gadget', 24.50, 50), (3, 'Gizmo', 3.00, 10)"))
+        await conn.execute(
+            text(
+                "insert into product (id, name, price, stock) values "
+                "(1, 'Widget', 9.99, 100), (2, 'Gadget', 24.50, 50), (3, 'Gizmo', 3.00, 10)"
+            )
+        )
     transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://shop") as client:
         yield client
@@ -33,9 +37,13 @@ async def test_a_new_order_comes_back_with_its_items(client: httpx.AsyncClient) 
         response = await client.post("/orders", json=body)
     if response.status_code != 201:
         lazy = ", ".join(f"{attr} ×{n}" for attr, n in log.lazy_loads.items()) or "none recorded"
-        dbkata.fail("creating an order fails", f"POST /orders {json.dumps(body)} answered {response.status_code} "
-                    f"{response.text[:80]}.", f"Lazy loads attempted during the request: {lazy}.",
-                    "Expected 201 with the order and its items.", advice=ADVICE)
+        dbkata.fail(
+            "creating an order fails",
+            f"POST /orders {json.dumps(body)} answered {response.status_code} {response.text[:80]}.",
+            f"Lazy loads attempted during the request: {lazy}.",
+            "Expected 201 with the order and its items.",
+            advice=ADVICE,
+        )
     order = response.json()
     lines = sorted((i["product_name"], i["quantity"], i["unit_price"]) for i in order["items"])
     assert lines == [("Gadget", 1, "24.50"), ("Widget", 2, "9.99")]
@@ -48,11 +56,13 @@ async def test_building_the_response_loads_nothing_lazily(client: httpx.AsyncCli
     async with dbkata.statements() as log:
         response = await client.post("/orders", json=body)
     if log.lazy_loads:
-        dbkata.fail("the order's data is loaded lazily",
-                    f"POST /orders {json.dumps(body)} answered {response.status_code}.",
-                    "Lazy loads attempted: " + ", ".join(f"{a} ×{n}" for a, n in log.lazy_loads.items()) + ".",
-                    "Expected none: everything the response needs is already loaded when create_order returns.",
-                    advice=ADVICE)
+        dbkata.fail(
+            "the order's data is loaded lazily",
+            f"POST /orders {json.dumps(body)} answered {response.status_code}.",
+            "Lazy loads attempted: " + ", ".join(f"{a} ×{n}" for a, n in log.lazy_loads.items()) + ".",
+            "Expected none: everything the response needs is already loaded when create_order returns.",
+            advice=ADVICE,
+        )
 
 
 @pytest.mark.task(2)

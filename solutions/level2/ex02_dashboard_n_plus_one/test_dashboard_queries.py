@@ -18,10 +18,13 @@ async def test_dashboard_no_n_plus_one(exercise: Exercise, admin: AsyncEngine) -
     # Setup, in its own committed transaction: 20 tasks across 3 categories, and 1 task with none.
     async with admin.begin() as conn:
         await conn.execute(text("insert into category (name) values ('Work'), ('Home'), ('Garden')"))
-        await conn.execute(text(
-            "insert into task (title, completed, created_at, category_id) "
-            "select 'Task ' || g, g % 5 = 0, timestamptz '2025-03-01 09:00+00' + g * interval '1 hour', g % 3 + 1 "
-            "from generate_series(1, 20) g"))
+        await conn.execute(
+            text(
+                "insert into task (title, completed, created_at, category_id) "
+                "select 'Task ' || g, g % 5 = 0, timestamptz '2025-03-01 09:00+00' + g * interval '1 hour', g % 3 + 1 "
+                "from generate_series(1, 20) g"
+            )
+        )
         await conn.execute(text("insert into task (title, created_at) values ('Loose end', '2025-03-01 09:00+00')"))
 
     statements: list[str] = []

@@ -21,6 +21,7 @@ def shared_session() -> AsyncSession:
         _session = session_factory()()
     return _session
 
+
 _finishing = asyncio.Lock()
 
 

@@ -28,6 +28,7 @@ class Stats(BaseModel):
     total: int
     done: int
 
+
 _db_lock = asyncio.Lock()
 
 

@@ -18,8 +18,10 @@ async def withdraw(account_id: int, amount: int) -> int:
         if account.balance < amount:  # FLAW: checked on a read that may already be stale ...
             raise InsufficientFunds(f"balance {account.balance} < {amount}")
         new_balance = await session.scalar(  # ... so the atomic decrement can go below zero
-            update(Account).where(Account.id == account_id)
-            .values(balance=Account.balance - amount).returning(Account.balance)
+            update(Account)
+            .where(Account.id == account_id)
+            .values(balance=Account.balance - amount)
+            .returning(Account.balance)
         )
         await session.commit()
         return int(new_balance or 0)

@@ -11,15 +11,19 @@ from .models import Account, Transfer
 
 async def transfer(session: AsyncSession, from_id: int, to_id: int, amount: int) -> Transfer:
     debited = await session.execute(
-        update(Account).where(Account.id == from_id, Account.balance >= amount)
-        .values(balance=Account.balance - amount).returning(Account.id))
+        update(Account)
+        .where(Account.id == from_id, Account.balance >= amount)
+        .values(balance=Account.balance - amount)
+        .returning(Account.id)
+    )
     if debited.scalar_one_or_none() is None:
         exists = await session.scalar(select(Account.id).where(Account.id == from_id))
         if exists is None:
             raise AccountNotFound(f"no account {from_id}")
         raise InsufficientFunds(f"account {from_id} cannot send {amount}")
     credited = await session.execute(
-        update(Account).where(Account.id == to_id).values(balance=Account.balance + amount).returning(Account.id))
+        update(Account).where(Account.id == to_id).values(balance=Account.balance + amount).returning(Account.id)
+    )
     if credited.scalar_one_or_none() is None:
         raise AccountNotFound(f"no account {to_id}")
     record = Transfer(from_id=from_id, to_id=to_id, amount=amount)

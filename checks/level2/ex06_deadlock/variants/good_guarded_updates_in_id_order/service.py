@@ -16,8 +16,12 @@ async def transfer(session: AsyncSession, from_id: int, to_id: int, amount: int)
             raise AccountNotFound(f"no account {account_id}")
     for account_id in sorted((from_id, to_id)):
         if account_id == from_id:
-            stmt = (update(Account).where(Account.id == from_id, Account.balance >= amount)
-                    .values(balance=Account.balance - amount).returning(Account.id))
+            stmt = (
+                update(Account)
+                .where(Account.id == from_id, Account.balance >= amount)
+                .values(balance=Account.balance - amount)
+                .returning(Account.id)
+            )
             if (await session.execute(stmt)).scalar_one_or_none() is None:
                 raise InsufficientFunds(f"account {from_id} cannot send {amount}")
         else:

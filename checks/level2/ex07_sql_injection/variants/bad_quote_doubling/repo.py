@@ -15,6 +15,7 @@ async def search_tasks(session: AsyncSession, owner_id: int, q: str, sort: str =
     if sort not in _SORTS:
         raise UnknownSortKey(sort)
     safe = q.replace("'", "''")
-    sql = text(f"SELECT id, title, done FROM task WHERE owner_id = {owner_id} AND title ILIKE '%{safe}%' "
-               f"ORDER BY {sort}, id")
+    sql = text(
+        f"SELECT id, title, done FROM task WHERE owner_id = {owner_id} AND title ILIKE '%{safe}%' ORDER BY {sort}, id"
+    )
     return [TaskOut(**row) for row in (await session.execute(sql)).mappings().all()]

@@ -16,7 +16,9 @@ async def search_tasks(session: AsyncSession, owner_id: int, q: str, sort: str =
     column = _ORDER_BY.get(sort)
     if column is None:
         raise UnknownSortKey(f"cannot sort by {sort!r}")
-    stmt = (select(Task.id, Task.title, Task.done)
-            .where(Task.owner_id == owner_id, Task.title.icontains(q, autoescape=True))
-            .order_by(column, Task.id))
+    stmt = (
+        select(Task.id, Task.title, Task.done)
+        .where(Task.owner_id == owner_id, Task.title.icontains(q, autoescape=True))
+        .order_by(column, Task.id)
+    )
     return [TaskOut(id=r.id, title=r.title, done=r.done) for r in await session.execute(stmt)]

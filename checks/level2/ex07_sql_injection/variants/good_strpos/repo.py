@@ -13,7 +13,9 @@ async def search_tasks(session: AsyncSession, owner_id: int, q: str, sort: str =
     order_by = {"id": "id", "title": "title", "created_at": "created_at"}.get(sort)
     if order_by is None:
         raise UnknownSortKey(f"cannot sort by {sort!r}")
-    sql = text("SELECT id, title, done FROM task WHERE owner_id = :owner AND strpos(lower(title), lower(:q)) > 0 "
-               f"ORDER BY {order_by}, id")
+    sql = text(
+        "SELECT id, title, done FROM task WHERE owner_id = :owner AND strpos(lower(title), lower(:q)) > 0 "
+        f"ORDER BY {order_by}, id"
+    )
     rows = (await session.execute(sql, {"owner": owner_id, "q": q})).mappings().all()
     return [TaskOut(**row) for row in rows]

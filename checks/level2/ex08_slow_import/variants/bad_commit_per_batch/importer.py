@@ -18,7 +18,7 @@ async def import_tasks(session: AsyncSession, rows: Sequence[TaskRow]) -> int:
         if row.category_id not in known:
             raise UnknownCategory(index, row.category_id)
     for start in range(0, len(rows), 1000):
-        batch = [r.model_dump() for r in rows[start:start + 1000]]
+        batch = [r.model_dump() for r in rows[start : start + 1000]]
         await session.execute(insert(Task).execution_options(render_nulls=True), batch)
         await session.commit()  # "free memory and make progress durable"
     return len(rows)

@@ -20,6 +20,6 @@ async def import_tasks(session: AsyncSession, rows: Sequence[TaskRow]) -> int:
         if row.category_id not in known:
             raise UnknownCategory(index, row.category_id)
     for start in range(0, len(rows) - len(rows) % BATCH, BATCH):
-        batch = [r.model_dump() for r in rows[start:start + BATCH]]
+        batch = [r.model_dump() for r in rows[start : start + BATCH]]
         await session.execute(insert(Task).execution_options(render_nulls=True), batch)
     return len(rows)

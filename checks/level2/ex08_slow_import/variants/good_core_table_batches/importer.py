@@ -19,5 +19,5 @@ async def import_tasks(session: AsyncSession, rows: Sequence[TaskRow]) -> int:
             raise UnknownCategory(index, row.category_id)
     table = Task.__table__
     for start in range(0, len(rows), 1000):
-        await session.execute(insert(table), [r.model_dump() for r in rows[start:start + 1000]])
+        await session.execute(insert(table), [r.model_dump() for r in rows[start : start + 1000]])
     return len(rows)

@@ -33,7 +33,10 @@ class OrderRepository:
             order.items.append(OrderItem(product=product, quantity=item.quantity, unit_price=product.price))
         self.session.add(order)
         await self.session.flush()
-        stmt = (select(Order).where(Order.id == order.id)
-                .options(selectinload(Order.items).selectinload(OrderItem.product))
-                .execution_options(populate_existing=True))
+        stmt = (
+            select(Order)
+            .where(Order.id == order.id)
+            .options(selectinload(Order.items).selectinload(OrderItem.product))
+            .execution_options(populate_existing=True)
+        )
         return (await self.session.scalars(stmt)).one()
