@@ -85,19 +85,10 @@ async def race(
     table, operation = gate
     await _install_gate(admin, table, operation.upper())
     try:
-        async with admin.connect() as holder:
-            await holder.execute(text(f"select pg_advisory_lock({GATE_KEY})"))
-            await holder.commit()
-            tasks = [asyncio.ensure_future(c()) for c in contenders]
-            arrived = await _wait_until_parked(holder, tasks, max_wait)
-            await holder.execute(text(f"select pg_advisory_unlock({GATE_KEY})"))
-            await holder.commit()
-        results = await asyncio.gather(*tasks, return_exceptions=True)
+        results, arrived = await _behind_the_gate(admin, contenders, max_wait)
     finally:
         await _remove_gate(admin, table)
-    outcomes = [
-        Outcome(None, r, sqlstate_of(r)) if isinstance(r, BaseException) else Outcome(r, None, None) for r in results
-    ]
+    outcomes = _outcomes(results)
     feedback.record_evidence(
         "race", {"gate": f"{operation} {table}", "all_parked": arrived, "outcomes": [o.describe() for o in outcomes]}
     )
@@ -131,19 +122,8 @@ async def lockstep(
 ) -> LockstepRun:
     """Run ``calls`` concurrently, each parked after its row-locking statements until all are parked."""
     errors: list[str] = []
-    async with admin.connect() as holder:
-        await holder.execute(text(f"select pg_advisory_lock({GATE_KEY})"))
-        await holder.commit()
-        try:
-            with _pause_after_locks(table), _database_errors(errors):
-                tasks = [asyncio.ensure_future(call()) for call in calls]
-                paused = await _wait_until_parked(holder, tasks, max_wait)
-                await holder.execute(text(f"select pg_advisory_unlock({GATE_KEY})"))
-                await holder.commit()
-                results = await asyncio.gather(*tasks, return_exceptions=True)
-        finally:
-            await holder.execute(text("select pg_advisory_unlock_all()"))
-            await holder.commit()
+    with _pause_after_locks(table), _database_errors(errors):
+        results, paused = await _behind_the_gate(admin, calls, max_wait)
     run = LockstepRun(_outcomes(results), errors, paused)
     feedback.record_evidence(
         "lockstep",
@@ -155,6 +135,25 @@ async def lockstep(
         },
     )
     return run
+
+
+async def _behind_the_gate(
+    admin: AsyncEngine, calls: Sequence[Callable[[], Awaitable[Any]]], max_wait: float
+) -> tuple[list[Any], bool]:
+    """Hold the gate, start every call, wait until all are parked or done, open the gate, gather them."""
+    async with admin.connect() as holder:
+        await holder.execute(text(f"select pg_advisory_lock({GATE_KEY})"))
+        await holder.commit()
+        try:
+            tasks = [asyncio.ensure_future(call()) for call in calls]
+            parked = await _wait_until_parked(holder, tasks, max_wait)
+            await holder.execute(text(f"select pg_advisory_unlock({GATE_KEY})"))
+            await holder.commit()
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            await holder.execute(text("select pg_advisory_unlock_all()"))
+            await holder.commit()
+    return list(results), parked
 
 
 def _outcomes(results: Sequence[Any]) -> list[Outcome]:
