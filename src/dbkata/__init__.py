@@ -1,52 +1,8 @@
 """dbkata: an auto-graded workbook whose checks observe how code uses a real PostgreSQL."""
 
+from dbkata import probes
 from dbkata.feedback import fail, record_evidence
-from dbkata.probes import (
-    AsgiResult,
-    ConnectionWindow,
-    Injection,
-    LockstepRun,
-    Outcome,
-    Snapshot,
-    Statement,
-    StatementLog,
-    asgi_request,
-    assert_statements_constant,
-    assert_unchanged,
-    connections,
-    fail_nth,
-    lockstep,
-    loop_stall,
-    peak_concurrency,
-    race,
-    snapshot,
-    sqlstate_of,
-    statements,
-    takes_row_locks,
-)
+from dbkata.probes import *  # noqa: F403  (the probes are the public API; their list lives in probes/__init__)
 
-__all__ = [
-    "AsgiResult",
-    "ConnectionWindow",
-    "Injection",
-    "LockstepRun",
-    "Outcome",
-    "Snapshot",
-    "Statement",
-    "StatementLog",
-    "asgi_request",
-    "assert_statements_constant",
-    "assert_unchanged",
-    "connections",
-    "fail",
-    "fail_nth",
-    "lockstep",
-    "loop_stall",
-    "peak_concurrency",
-    "race",
-    "record_evidence",
-    "snapshot",
-    "sqlstate_of",
-    "statements",
-    "takes_row_locks",
-]
+__all__ = ["fail", "record_evidence"]
+__all__ += probes.__all__

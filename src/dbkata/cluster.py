@@ -52,6 +52,7 @@ class Cluster:
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._seq = itertools.count(1)
         self.app = admin  # replaced by ensure_app_role() where the server lets us create roles
+        self._superuser: bool | None = None
 
     # -- connections -----------------------------------------------------------------------------
 
@@ -68,9 +69,11 @@ class Cluster:
             self._conn = None
 
     def is_superuser(self) -> bool:
-        """Whether the admin login is a superuser (the embedded server's is)."""
-        row = self.conn().execute("select rolsuper from pg_roles where rolname = current_user").fetchone()
-        return bool(row and row[0])
+        """Whether the admin login is a superuser (the embedded server's is); asked once per run."""
+        if self._superuser is None:
+            row = self.conn().execute("select rolsuper from pg_roles where rolname = current_user").fetchone()
+            self._superuser = bool(row and row[0])
+        return self._superuser
 
     # -- roles ----------------------------------------------------------------------------------------
 

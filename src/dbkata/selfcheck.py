@@ -56,13 +56,7 @@ def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 2) -> l
 
 def _every_check_can_fail(spec: ExerciseSpec, plan: list[_Job], results: list[RunResult]) -> list[Verdict]:
     """Each hidden check (a check function, over all its parameters) fails on the starter or a bad variant."""
-    by_name = dict(
-        zip(
-            (job.name for job in plan if not job.selection),
-            (r for j, r in zip(plan, results, strict=True) if not j.selection),
-            strict=True,
-        )
-    )
+    by_name = {job.name: r for job, r in zip(plan, results, strict=True) if not job.selection}
     solution = by_name.get("solution")
     if solution is None or solution.status != "ok":
         return []
