@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    from dbkata.app.codec import AppError
 
 _EXERCISE_RE = re.compile(r"^level\d+$")
 
@@ -33,6 +36,7 @@ class CheckContext:
 
 _current = CheckContext()
 _evidence: dict[str, object] = {}
+_app_errors: list[AppError] = []
 
 
 def current() -> CheckContext:
@@ -45,6 +49,25 @@ def set_current(context: CheckContext) -> None:
     global _current
     _current = context
     _evidence.clear()
+    _app_errors.clear()
+
+
+def note_app_error(error: AppError) -> None:
+    """Remember an exception the exercise's code raised while the running test talked to it."""
+    _app_errors.append(error)
+
+
+def app_error_lines() -> list[str]:
+    """A programming error in the student's code (NameError, TypeError, ...) leads any message."""
+    bugs = [e for e in _app_errors if e.module == "builtins"]
+    if not bugs:
+        return []
+    first = bugs[0]
+    lines = [f"The code raised {first.type_name}: {first.message.splitlines()[0] if first.message else ''}"]
+    lines += [f"    {frame}" for frame in first.frames[-4:]]
+    if len(bugs) > 1:
+        lines.append(f"(and {len(bugs) - 1} more error(s) of this kind in the same check)")
+    return lines
 
 
 def record_evidence(key: str, value: object) -> None:
@@ -76,7 +99,7 @@ def exercise_id(path: Path) -> str | None:
 def message(title: str, *lines: str, advice: str | None = None) -> str:
     """The full student-facing message for a failed property."""
     ctx = current()
-    body = [ctx.header(title), *(f"  {line}" for line in lines if line)]
+    body = [ctx.header(title), *(f"  {line}" for line in [*app_error_lines(), *lines] if line)]
     if advice:
         body.append("  " + ctx.pointer(advice))
     return "\n".join(body)

@@ -3,7 +3,9 @@
 Fixtures (all lazy: nothing starts a server until a test asks for a database):
 
 ``db``          a fresh database cloned from the exercise's schema template (real commits, 2nd connections)
-``exercise``    the exercise's code, imported fresh with ``DATABASE_URL`` pointing at ``db``
+``exercise``    the exercise's code, reached through one API (``client()``, ``call()``, ``asgi_request()``),
+                running with ``DATABASE_URL`` pointing at ``db``: in this process (default), or in a
+                separate app process (``--dbkata-app=subprocess``; the grader's sandbox is the same)
 ``admin``       an independent harness connection (``AsyncEngine``, NullPool) to ``db``: observe, inject, gate
 ``tx_session``  a cheap ``AsyncSession`` inside an outer transaction that is rolled back (savepoint mode)
 ``dbkata_ddl``  the schema; override it in a test module to use another one
@@ -11,8 +13,10 @@ Fixtures (all lazy: nothing starts a server until a test asks for a database):
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,7 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.pool import NullPool
 
 from dbkata import feedback
+from dbkata.app.channel import InProcessChannel
+from dbkata.app.host import AppHost
+from dbkata.app.launcher import AppLauncher, AppSandbox
 from dbkata.cluster import Cluster, Database
+from dbkata.endpoint import ENV_URL
 from dbkata.exercise import TRACKER, DatabaseUrlEnv, Exercise
 from dbkata.infra import Infrastructure
 from dbkata.progress import Progress
@@ -36,6 +44,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dbkata", "dbkata database workbook")
     group.addoption("--dbkata-db-url", default=None, metavar="URL", help=_HELP_URL)
     group.addoption("--dbkata-keep-server", action="store_true", default=False, help=_HELP_KEEP)
+    group.addoption(
+        "--dbkata-app",
+        choices=["inprocess", "subprocess"],
+        default="inprocess",
+        help="where the exercise's code runs: in the test process (fast, default) or in a separate app process "
+        "(as when graded)",
+    )
+    group.addoption(
+        "--dbkata-app-sandbox",
+        default=None,
+        metavar="FILE",
+        help="JSON written by grade.py: run the exercise's code in its sandboxed app process (implies subprocess)",
+    )
     group.addoption(
         "--dbkata-report",
         default=None,
@@ -140,18 +161,66 @@ async def admin(db: Database) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+def _sandbox_of(config: pytest.Config) -> AppSandbox | None:
+    """The app process's settings: the grader's file, a plain subprocess, or None (in this process)."""
+    path = config.getoption("--dbkata-app-sandbox")
+    if path:
+        data = json.loads(Path(path).read_text())
+        return AppSandbox(
+            app_root=Path(data["app_root"]),
+            rendezvous=Path(data["rendezvous"]),
+            prefix=tuple(data.get("prefix", ())),
+            env=dict(data.get("env", {})),
+            call_timeout=float(data.get("call_timeout", 120.0)),
+            socket_mode=int(data.get("socket_mode", 0o600)),
+        )
+    if config.getoption("--dbkata-app") == "subprocess":
+        rendezvous = Path(tempfile.mkdtemp(prefix="dbkr-"))
+        return AppSandbox(app_root=config.rootpath, rendezvous=rendezvous)
+    return None
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dbkata_app_launcher(pytestconfig: pytest.Config) -> AsyncIterator[AppLauncher | None]:
+    """The app process of this run (started on first use), or None when the code runs in this process."""
+    sandbox = _sandbox_of(pytestconfig)
+    if sandbox is None:
+        yield None
+        return
+    launcher = AppLauncher(sandbox)
+    try:
+        yield launcher
+    finally:
+        await launcher.stop()
+
+
 @pytest_asyncio.fixture
-async def exercise(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[Exercise]:
-    """The exercise's code, imported fresh for this test, with ``DATABASE_URL`` set to ``db``."""
+async def exercise(
+    request: pytest.FixtureRequest, db: Database, dbkata_app_launcher: AppLauncher | None
+) -> AsyncIterator[Exercise]:
+    """The exercise's code with ``DATABASE_URL`` set to ``db``: fresh for this test, in either mode."""
     package = request.module.__package__ or ""
-    ex = Exercise(package, Path(request.path).parent, feedback.exercise_id(Path(request.path)))
-    with DatabaseUrlEnv(db.url):
-        ex.forget_modules()
-        try:
-            yield ex
-        finally:
-            await TRACKER.dispose_all()
+    folder = Path(request.path).parent
+    exercise_id = feedback.exercise_id(Path(request.path))
+    url = db.url
+    if dbkata_app_launcher is None:
+        ex = Exercise(package, folder, exercise_id, InProcessChannel(AppHost(package, folder)))
+        with DatabaseUrlEnv(url):
             ex.forget_modules()
+            try:
+                yield ex
+            finally:
+                await TRACKER.dispose_all()
+                ex.forget_modules()
+        return
+    sandbox = dbkata_app_launcher.sandbox
+    code_root = sandbox.app_root.joinpath(*package.split("."))
+    channel = await dbkata_app_launcher.spawn(package, code_root, {ENV_URL: url})
+    ex = Exercise(package, folder, exercise_id, channel, sandbox.call_timeout)
+    try:
+        yield ex
+    finally:
+        await channel.close()
 
 
 @pytest_asyncio.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from types import ModuleType
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,17 +40,16 @@ async def balances(admin: AsyncEngine) -> list[int]:
 )
 async def test_concurrent_withdrawals(exercise: Exercise, admin: AsyncEngine, start: int, amounts: list[int]) -> None:
     await open_accounts(admin, start, 999)
-    service: ModuleType = exercise.module("service")
-    refused_type = exercise.module("errors").InsufficientFunds
-    outcomes = await dbkata.race(admin, [partial(service.withdraw, 1, a) for a in amounts], gate=("account", "UPDATE"))
+    withdrawals = [partial(exercise.call, "service.withdraw", 1, a) for a in amounts]
+    outcomes = await dbkata.race(admin, withdrawals, gate=("account", "UPDATE"))
     final, other = await balances(admin)
     taken = [a for a, o in zip(amounts, outcomes, strict=True) if o.error is None]
-    refused = [a for a, o in zip(amounts, outcomes, strict=True) if isinstance(o.error, refused_type)]
+    refused = [a for a, o in zip(amounts, outcomes, strict=True) if dbkata.raised(o.error, "InsufficientFunds")]
     problems = []
     failed = [
         f"withdraw({a}) → {o.describe()}"
         for a, o in zip(amounts, outcomes, strict=True)
-        if o.error is not None and not isinstance(o.error, refused_type)
+        if o.error is not None and not dbkata.raised(o.error, "InsufficientFunds")
     ]
     if failed:
         problems.append(
@@ -84,8 +81,7 @@ async def test_concurrent_withdrawals(exercise: Exercise, admin: AsyncEngine, st
 
 async def test_concurrent_http_withdrawals(exercise: Exercise, admin: AsyncEngine) -> None:
     await open_accounts(admin, 80)
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
+    async with exercise.client(base_url="http://check") as client:
         outcomes = await dbkata.race(
             admin,
             [partial(client.post, "/accounts/1/withdraw", json={"amount": a}) for a in (25, 35, 45)],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import ModuleType
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,10 +13,10 @@ pytestmark = pytest.mark.task(1)
 
 
 @pytest.fixture
-async def service(exercise: Exercise, admin: AsyncEngine) -> ModuleType:
+async def service(exercise: Exercise, admin: AsyncEngine) -> Exercise:
     async with admin.begin() as conn:
         await conn.execute(text("insert into account (owner, balance) values ('Alice', 100), ('Bob', 20)"))
-    return exercise.module("service")
+    return exercise
 
 
 async def balance(admin: AsyncEngine, account_id: int) -> int:
@@ -28,21 +26,22 @@ async def balance(admin: AsyncEngine, account_id: int) -> int:
         )
 
 
-async def test_one_withdrawal(service: ModuleType, exercise: Exercise, admin: AsyncEngine) -> None:
-    errors = exercise.module("errors")
-    assert await service.withdraw(1, 30) == 70
-    with pytest.raises(errors.InsufficientFunds):
-        await service.withdraw(2, 25)
-    with pytest.raises(errors.AccountNotFound):
-        await service.withdraw(99, 1)
+async def test_one_withdrawal(service: Exercise, admin: AsyncEngine) -> None:
+    assert await service.call("service.withdraw", 1, 30) == 70
+    with dbkata.raises("InsufficientFunds"):
+        await service.call("service.withdraw", 2, 25)
+    with dbkata.raises("AccountNotFound"):
+        await service.call("service.withdraw", 99, 1)
     assert (await balance(admin, 1), await balance(admin, 2)) == (70, 20)
 
 
-async def test_two_withdrawals_at_the_same_moment_both_count(service: ModuleType, admin: AsyncEngine) -> None:
+async def test_two_withdrawals_at_the_same_moment_both_count(service: Exercise, admin: AsyncEngine) -> None:
     # race(): both calls run at once; a gate inside PostgreSQL holds every UPDATE of an account until
     # both have got as far as they can, so whatever can go wrong between them does go wrong.
     outcomes = await dbkata.race(
-        admin, [lambda: service.withdraw(1, 30), lambda: service.withdraw(1, 50)], gate=("account", "UPDATE")
+        admin,
+        [lambda: service.call("service.withdraw", 1, 30), lambda: service.call("service.withdraw", 1, 50)],
+        gate=("account", "UPDATE"),
     )
     final = await balance(admin, 1)
     if [o.kind for o in outcomes] != ["ok", "ok"] or final != 20:
