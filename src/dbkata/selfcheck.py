@@ -4,6 +4,10 @@ For every exercise: the reference solution passes its visible tests and hidden c
 fails both; every ``bad_*`` variant fails at least one hidden check; every ``good_*`` variant (an
 alternative correct fix) passes everything. Where a task grades the student's own test file, the
 reference test must fail on the starter and on every bad variant, and pass on the solution.
+
+A predict exercise (its one editable file is ``answers.toml``) is held to more: every target must
+lose exactly the questions its answers get wrong, judged against the reference answers (so the starter
+fails every check, and a ``good_*`` spelling loses none).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from dbkata import answers
 from dbkata.assemble import assemble, overlay_editable
 from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.runner import RunResult, run_tree
@@ -51,7 +56,39 @@ def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 2) -> l
     with tempfile.TemporaryDirectory(prefix="dbkata-selfcheck-") as tmp, ThreadPoolExecutor(jobs) as pool:
         results = list(pool.map(lambda job: _run(catalog, spec, job, Path(tmp)), plan))
     verdicts = [_judge(spec, job, result) for job, result in zip(plan, results, strict=True)]
+    if spec.editable == (answers.ANSWERS,):
+        verdicts += _answers_lost_exactly(catalog, spec, plan, results)
     return verdicts + _every_check_can_fail(spec, plan, results)
+
+
+def _answers_lost_exactly(
+    catalog: Catalog, spec: ExerciseSpec, plan: list[_Job], results: list[RunResult]
+) -> list[Verdict]:
+    """Each target fails exactly the checks ``test_<key>`` of the questions its answers get wrong."""
+    questions = answers.load_questions(catalog.exercise_dir(spec))
+    reference = answers.parse_answers(questions, catalog.solution_dir(spec) / answers.ANSWERS)
+    verdicts = []
+    for job, result in zip(plan, results, strict=True):
+        if job.selection or result.status != "ok":
+            continue  # a run that did not complete is already reported by _judge
+        candidate = answers.parse_answers(questions, job.target / answers.ANSWERS)
+        expected = {f"test_{key}" for key in answers.expected_failures(questions, reference, candidate)}
+        ran = {_function(t["nodeid"]).split("::")[-1] for t in result.tests if t["kind"] == "check"}
+        failed = {_function(t["nodeid"]).split("::")[-1] for t in result.failed("check")}
+        missing = sorted(f"test_{q.key}" for q in questions if not q.manual and f"test_{q.key}" not in ran)
+        detail = "; ".join(
+            part
+            for part in (
+                f"no check ran for {', '.join(missing)}" if missing else "",
+                f"should fail but passed: {', '.join(sorted(expected - failed))}" if expected - failed else "",
+                f"should pass but failed: {', '.join(sorted(failed - expected))}" if failed - expected else "",
+            )
+            if part
+        )
+        verdicts.append(
+            Verdict(spec.id, job.name, "loses exactly the questions its answers get wrong", not detail, detail)
+        )
+    return verdicts
 
 
 def _every_check_can_fail(spec: ExerciseSpec, plan: list[_Job], results: list[RunResult]) -> list[Verdict]:
