@@ -1,0 +1,88 @@
+"""Hidden checks: each prediction against a real run of the refresh.py function it is about.
+
+The key is observed, never stored: each function runs on a fresh database holding categories 1
+"Shopping" and 2 "Work"; its printed lines are captured, its exception caught, and its SELECT
+statements counted with dbkata.statements().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+import dbkata
+from dbkata.answers import read_answers
+from dbkata.cluster import Database
+
+from . import refresh
+
+QUIZ = read_answers(Path(__file__).parent)  # the student's answers, read as data
+
+Puzzle = Callable[[AsyncEngine], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Run:
+    printed: set[str]
+    raised: BaseException | None
+    selects: int
+
+
+async def observe(db: Database, admin: AsyncEngine, puzzle: Puzzle) -> Run:
+    """Run one puzzle function on a fresh database and record what it did."""
+    async with admin.begin() as conn:
+        await conn.execute(text("insert into category (name) values ('Shopping'), ('Work')"))
+    engine = create_async_engine(db.url)
+    out = io.StringIO()
+    raised: BaseException | None = None
+    try:
+        with dbkata.statements() as log, contextlib.redirect_stdout(out):
+            await puzzle(engine)
+    except Exception as exc:  # what the puzzle raises is the observation
+        raised = exc
+    finally:
+        await engine.dispose()
+    printed = {line.split(":", 1)[0].strip() for line in out.getvalue().splitlines() if line.strip()}
+    return Run(printed, raised, len(log.of_kind("SELECT")))
+
+
+@pytest.mark.task(1)
+async def test_held_printed(db: Database, admin: AsyncEngine) -> None:
+    QUIZ.check("held_printed", (await observe(db, admin, refresh.held)).printed)
+
+
+@pytest.mark.task(1)
+async def test_held_exception(db: Database, admin: AsyncEngine) -> None:
+    QUIZ.check("held_exception", (await observe(db, admin, refresh.held)).raised)
+
+
+@pytest.mark.task(1)
+async def test_held_selects(db: Database, admin: AsyncEngine) -> None:
+    QUIZ.check("held_selects", (await observe(db, admin, refresh.held)).selects)
+
+
+@pytest.mark.task(2)
+async def test_dropped_printed(db: Database, admin: AsyncEngine) -> None:
+    QUIZ.check("dropped_printed", (await observe(db, admin, refresh.dropped)).printed)
+
+
+@pytest.mark.task(2)
+async def test_dropped_exception(db: Database, admin: AsyncEngine) -> None:
+    QUIZ.check("dropped_exception", (await observe(db, admin, refresh.dropped)).raised)
+
+
+@pytest.mark.task(2)
+async def test_expunged_printed(db: Database, admin: AsyncEngine) -> None:
+    QUIZ.check("expunged_printed", (await observe(db, admin, refresh.expunged)).printed)
+
+
+@pytest.mark.task(2)
+async def test_expunged_exception(db: Database, admin: AsyncEngine) -> None:
+    QUIZ.check("expunged_exception", (await observe(db, admin, refresh.expunged)).raised)
