@@ -6,8 +6,6 @@ at the moment the response starts (SEND) a separate connection counts the commit
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 import dbkata
 from dbkata.answers import read_answers
 from dbkata.cluster import Database
+from dbkata.observe import Printed, run_printing
 
 from .lifecycle import create_app
 
@@ -38,23 +37,24 @@ async def observe(db: Database, admin: AsyncEngine, path: str, *, title_taken: b
     if title_taken:
         async with admin.begin() as conn:
             await conn.execute(text("insert into task (title) values ('Write the report')"))
-    out = io.StringIO()
     seen: list[int] = []
-
-    async def at_send() -> None:
-        async with admin.connect() as conn:  # a separate connection: only committed rows
-            seen.append(int((await conn.execute(text("select count(*) from task"))).scalar_one()))
-        out.write("SEND: the response starts\n")
-
+    statuses: list[int | None] = []
     engine = create_async_engine(db.url)
+    app = create_app(async_sessionmaker(engine, expire_on_commit=False))
+
+    async def request(printed: Printed) -> None:
+        async def at_send() -> None:
+            async with admin.connect() as conn:  # a separate connection: only committed rows
+                seen.append(int((await conn.execute(text("select count(*) from task"))).scalar_one()))
+            printed.mark("SEND")
+
+        statuses.append((await dbkata.asgi_request(app, "POST", path, at_response_start=at_send)).status)
+
     try:
-        app = create_app(async_sessionmaker(engine, expire_on_commit=False))
-        with contextlib.redirect_stdout(out):
-            result = await dbkata.asgi_request(app, "POST", path, at_response_start=at_send)
+        printed = await run_printing(request)
     finally:
         await engine.dispose()
-    labels = [line.split(":", 1)[0].strip() for line in out.getvalue().splitlines() if line.strip()]
-    return Run(labels, seen[0] if seen else None, result.status)
+    return Run(printed.labels, seen[0] if seen else None, statuses[0] if statuses else None)
 
 
 @pytest.mark.task(1)

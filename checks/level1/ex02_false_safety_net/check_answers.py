@@ -6,8 +6,6 @@ The key is observed, never stored: each function runs on a fresh database holdin
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from dbkata.answers import read_answers
 from dbkata.cluster import Database
+from dbkata.observe import run_printing
 
 from . import safety_net
 
@@ -31,16 +30,11 @@ async def observe(db: Database, admin: AsyncEngine, puzzle: Puzzle) -> tuple[set
         await conn.execute(text("insert into category (name) values ('Shopping')"))
         await conn.execute(text("insert into task (title, category_id) values ('Buy milk', 1)"))
     engine = create_async_engine(db.url)
-    out = io.StringIO()
-    raised: BaseException | None = None
     try:
-        with contextlib.redirect_stdout(out):
-            await puzzle(engine)
-    except Exception as exc:  # what the puzzle raises is the observation
-        raised = exc
+        printed = await run_printing(lambda _: puzzle(engine))
     finally:
         await engine.dispose()
-    return {line.split(":", 1)[0].strip() for line in out.getvalue().splitlines() if line.strip()}, raised
+    return set(printed.labels), printed.raised
 
 
 @pytest.mark.task(1)

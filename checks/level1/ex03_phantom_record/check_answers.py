@@ -6,8 +6,6 @@ with the printed line it predicts.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import pytest
@@ -15,75 +13,63 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from dbkata.answers import read_answers
 from dbkata.cluster import Database
+from dbkata.observe import Printed, run_printing
 
 from .phantom import main
 
 QUIZ = read_answers(Path(__file__).parent)  # the student's answers, read as data
 
 
-def parse(value: str) -> object:
-    """A printed value as Python would have printed it: None, True/False, a number, or text."""
-    words: dict[str, object] = {"None": None, "True": True, "False": False}
-    if value in words:
-        return words[value]
-    return int(value) if value.lstrip("-").isdigit() else value
-
-
-async def observe(db: Database) -> tuple[list[str], dict[str, object]]:
-    """Run main() once on a fresh database: the labels in order, and the value each line printed."""
+async def observe(db: Database) -> Printed:
+    """Run main() once on a fresh database, its printed lines captured."""
     engine = create_async_engine(db.url)
-    out = io.StringIO()
     try:
-        with contextlib.redirect_stdout(out):
-            await main(async_sessionmaker(engine, expire_on_commit=False))
+        printed = await run_printing(lambda _: main(async_sessionmaker(engine, expire_on_commit=False)))
     finally:
         await engine.dispose()
-    labels, values = [], {}
-    for line in out.getvalue().splitlines():
-        label, _, rest = line.partition(":")
-        labels.append(label.strip())
-        if " = " in rest:
-            values[label.strip()] = parse(rest.rsplit(" = ", 1)[1].strip())
-    return labels, values
+    if printed.raised is not None:
+        raise printed.raised  # main() catches the ValueError itself: anything else is a workbook fault
+    return printed
+
+
+def shown(printed: Printed, label: str) -> object:
+    """The value a line showed; a line that was not printed shows nothing."""
+    try:
+        return printed.value(label)
+    except KeyError:
+        return "(this line was not printed)"
 
 
 @pytest.mark.task(1)
 async def test_printed(db: Database) -> None:
-    labels, _ = await observe(db)
-    QUIZ.check("printed", labels)
+    QUIZ.check("printed", (await observe(db)).labels)
 
 
 @pytest.mark.task(1)
 async def test_category_id_after_add(db: Database) -> None:
-    _, values = await observe(db)
-    QUIZ.check("category_id_after_add", values.get("AFTER-ADD"))
+    QUIZ.check("category_id_after_add", shown(await observe(db), "AFTER-ADD"))
 
 
 @pytest.mark.task(1)
 async def test_category_id_after_flush(db: Database) -> None:
-    _, values = await observe(db)
-    QUIZ.check("category_id_after_flush", values.get("AFTER-FLUSH"))
+    QUIZ.check("category_id_after_flush", shown(await observe(db), "AFTER-FLUSH"))
 
 
 @pytest.mark.task(1)
 async def test_task_id_after_flush(db: Database) -> None:
-    _, values = await observe(db)
-    QUIZ.check("task_id_after_flush", values.get("AFTER-SECOND-FLUSH"))
+    QUIZ.check("task_id_after_flush", shown(await observe(db), "AFTER-SECOND-FLUSH"))
 
 
 @pytest.mark.task(2)
 async def test_task_exists(db: Database) -> None:
-    _, values = await observe(db)
-    QUIZ.check("task_exists", values.get("EXISTS"))
+    QUIZ.check("task_exists", shown(await observe(db), "EXISTS"))
 
 
 @pytest.mark.task(3)
 async def test_next_category_id(db: Database) -> None:
-    _, values = await observe(db)
-    QUIZ.check("next_category_id", values.get("NEXT-CATEGORY"))
+    QUIZ.check("next_category_id", shown(await observe(db), "NEXT-CATEGORY"))
 
 
 @pytest.mark.task(3)
 async def test_next_task_id(db: Database) -> None:
-    _, values = await observe(db)
-    QUIZ.check("next_task_id", values.get("NEXT-TASK"))
+    QUIZ.check("next_task_id", shown(await observe(db), "NEXT-TASK"))

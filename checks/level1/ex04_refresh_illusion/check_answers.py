@@ -7,8 +7,6 @@ statements counted with dbkata.statements().
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 import dbkata
 from dbkata.answers import read_answers
 from dbkata.cluster import Database
+from dbkata.observe import run_printing
 
 from . import refresh
 
@@ -40,17 +39,12 @@ async def observe(db: Database, admin: AsyncEngine, puzzle: Puzzle) -> Run:
     async with admin.begin() as conn:
         await conn.execute(text("insert into category (name) values ('Shopping'), ('Work')"))
     engine = create_async_engine(db.url)
-    out = io.StringIO()
-    raised: BaseException | None = None
     try:
-        with dbkata.statements() as log, contextlib.redirect_stdout(out):
-            await puzzle(engine)
-    except Exception as exc:  # what the puzzle raises is the observation
-        raised = exc
+        with dbkata.statements() as log:
+            printed = await run_printing(lambda _: puzzle(engine))
     finally:
         await engine.dispose()
-    printed = {line.split(":", 1)[0].strip() for line in out.getvalue().splitlines() if line.strip()}
-    return Run(printed, raised, len(log.of_kind("SELECT")))
+    return Run(set(printed.labels), printed.raised, len(log.of_kind("SELECT")))
 
 
 @pytest.mark.task(1)
