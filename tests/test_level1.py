@@ -18,6 +18,7 @@ from dbkata.answers import AnswerError, Question, Quiz, expected_failures, load_
 from dbkata.assemble import assemble
 from dbkata.catalog import ExerciseSpec, load_catalog
 from dbkata.grading.score import score_exercise
+from dbkata.observe import Printed, parse_value, run_printing
 from dbkata.runner import RunResult, run_tree
 from dbkata.server import EmbeddedServer
 
@@ -25,7 +26,6 @@ ROOT = Path(__file__).parents[1]
 CATALOG = load_catalog(ROOT)
 GOLDEN = Path(__file__).parent / "golden"
 LIFECYCLE = CATALOG.get("level1/ex01_lifecycle")
-PHANTOM = CATALOG.get("level1/ex03_phantom_record")
 
 
 def quiz(spec: ExerciseSpec, text: str, tmp_path: Path) -> Quiz:
@@ -187,6 +187,30 @@ def test_seed_answers_are_expected_to_lose_exactly_where_the_seed_is_wrong() -> 
     assert expected_failures(questions, reference, seed) == {"default_order", "default_rows_at_send"}
 
 
+# -- observing puzzle code ------------------------------------------------------------------------------
+
+
+async def test_run_printing_keeps_lines_marks_and_the_exception_in_order() -> None:
+    async def puzzle(printed: Printed) -> None:
+        print("A: first = 1")
+        printed.mark("SEND")
+        print("B: second", end="")
+        print(" = None")
+        raise LookupError("boom")
+
+    printed = await run_printing(puzzle)
+    assert printed.labels == ["A", "SEND", "B"]
+    assert (printed.value("A"), printed.value("B")) == (1, None)
+    assert isinstance(printed.raised, LookupError)
+    with pytest.raises(KeyError):
+        printed.value("C")
+
+
+@pytest.mark.parametrize(("text", "value"), [("None", None), ("True", True), ("-3", -3), ("Work", "Work")])
+def test_printed_values_are_read_as_python_printed_them(text: str, value: object) -> None:
+    assert parse_value(text) == value
+
+
 # -- real runs: the key is observed ------------------------------------------------------------------------
 
 
@@ -226,15 +250,39 @@ def test_reference_scores_full_and_seed_answers_lose_tasks_1(tmp_path: Path, sha
     assert failed_checks(seed) == {"test_default_order", "test_default_rows_at_send"}
 
 
-def test_changing_the_puzzle_changes_the_key(tmp_path: Path, shared_server: None) -> None:
-    # the same reference answers, against a puzzle whose /tasks/early uses the default scope
-    edit = ("lifecycle.py", 'Depends(get_session, scope="function")', "Depends(get_session)")
-    result = run(LIFECYCLE, CATALOG.solution_dir(LIFECYCLE), tmp_path, edit=edit)
-    assert failed_checks(result) == {"test_early_order", "test_early_rows_at_send"}
-
-
-def test_a_puzzle_that_commits_changes_the_phantom_key(tmp_path: Path, shared_server: None) -> None:
-    # the validation rule no longer fires: the task is committed and found
-    edit = ("phantom.py", "if len(task.title) > 10:", "if len(task.title) > 100:")
-    result = run(PHANTOM, CATALOG.solution_dir(PHANTOM), tmp_path, edit=edit)
-    assert failed_checks(result) == {"test_printed", "test_task_exists"}
+@pytest.mark.parametrize(
+    ("exercise", "edit", "lost"),
+    [
+        # /tasks/early loses its function scope: it behaves like /tasks
+        (
+            "level1/ex01_lifecycle",
+            ("lifecycle.py", 'Depends(get_session, scope="function")', "Depends(get_session)"),
+            {"test_early_order", "test_early_rows_at_send"},
+        ),
+        # the validation rule no longer fires: the task is committed and found
+        (
+            "level1/ex03_phantom_record",
+            ("phantom.py", "if len(task.title) > 10:", "if len(task.title) > 100:"),
+            {"test_printed", "test_task_exists"},
+        ),
+        # dropped() keeps its category after all: line E prints
+        (
+            "level1/ex04_refresh_illusion",
+            ("refresh.py", "        del work\n", "        assert work\n"),
+            {"test_dropped_printed", "test_dropped_exception"},
+        ),
+        # names_kept() keeps nothing: every lookup misses
+        (
+            "level1/ex06_weak_identity_map",
+            ("lookups.py", "kept.append(category)", "kept.append(None)"),
+            {"test_kept_selects"},
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_changing_the_puzzle_changes_the_key(
+    exercise: str, edit: tuple[str, str, str], lost: set[str], tmp_path: Path, shared_server: None
+) -> None:
+    spec = CATALOG.get(exercise)
+    result = run(spec, CATALOG.solution_dir(spec), tmp_path, edit=edit)
+    assert failed_checks(result) == lost  # the same reference answers, against a changed puzzle
