@@ -17,8 +17,10 @@ from dbkata import feedback
 from dbkata.answers import AnswerError, Question, Quiz, expected_failures, load_questions, parse_answers
 from dbkata.assemble import assemble
 from dbkata.catalog import ExerciseSpec, load_catalog
+from dbkata.grading.record import ExerciseRun
 from dbkata.grading.score import score_exercise
 from dbkata.observe import Printed, parse_value, run_printing
+from dbkata.report import Kind, Status
 from dbkata.runner import RunResult, run_tree
 from dbkata.server import EmbeddedServer
 
@@ -237,15 +239,15 @@ def run(spec: ExerciseSpec, target: Path, tmp_path: Path, *, edit: tuple[str, st
 
 
 def failed_checks(result: RunResult) -> set[str]:
-    return {t["nodeid"].rsplit("::", 1)[-1] for t in result.failed("check")}
+    return {t.nodeid.rsplit("::", 1)[-1] for t in result.failed(Kind.CHECK)}
 
 
 def test_reference_scores_full_and_seed_answers_lose_tasks_1(tmp_path: Path, shared_server: None) -> None:
     reference = run(LIFECYCLE, CATALOG.solution_dir(LIFECYCLE), tmp_path / "ref")
     seed = run(LIFECYCLE, CATALOG.checks_dir(LIFECYCLE) / "variants/bad_seed_answers", tmp_path / "seed")
-    full = score_exercise(LIFECYCLE, {"status": "ok", "tests": reference.tests})
+    full = score_exercise(LIFECYCLE, ExerciseRun(Status.OK, tests=reference.tests))
     assert [t.score for t in full.tasks] == [2.0, 2.0, 2.0, None]  # task 4 is read by a person
-    scored = score_exercise(LIFECYCLE, {"status": "ok", "tests": seed.tests})
+    scored = score_exercise(LIFECYCLE, ExerciseRun(Status.OK, tests=seed.tests))
     assert [t.score for t in scored.tasks] == [0.0, 2.0, 2.0, None]
     assert failed_checks(seed) == {"test_default_order", "test_default_rows_at_send"}
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from dbkata.catalog import CatalogError, load_catalog
-from dbkata.selfcheck import selfcheck_exercise
+from dbkata.selfcheck import selfcheck_all
 from dbkata.server import EmbeddedServer
 
 
@@ -51,7 +51,7 @@ def selfcheck(root: Path, only: list[str] | None, repeat: int = 1) -> int:
     server = EmbeddedServer()
     server.acquire()  # one server start for every subprocess below (they attach in milliseconds)
     try:
-        runs = [[v for spec in specs for v in selfcheck_exercise(catalog, spec)] for _ in range(max(1, repeat))]
+        runs = [selfcheck_all(catalog, specs, _say) for _ in range(max(1, repeat))]
     finally:
         server.release()
     verdicts = runs[0]
@@ -74,6 +74,10 @@ def selfcheck(root: Path, only: list[str] | None, repeat: int = 1) -> int:
         + (f", {len(unstable)} unstable over {repeat} runs" if repeat > 1 else "")
     )
     return 1 if bad or unstable else 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def _compare(root: Path, graded: Path, entry: Path, exercise: str) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 from dbkata.assemble import assemble
 from dbkata.catalog import Catalog, CatalogError, ExerciseSpec
 from dbkata.grading import collect
+from dbkata.report import TestResult
 from dbkata.runner import run_tree
 
 
@@ -57,7 +58,12 @@ def _reference_items(catalog: Catalog, spec: ExerciseSpec) -> dict[str, dict[str
         result = run_tree(assemble(catalog, spec, catalog.solution_dir(spec), Path(tmp) / "reference"))
     if result.status != "ok":
         raise CompareError(f"the reference solution did not run ({result.status}: {result.message})")
-    return {t["nodeid"].split("::", 1)[-1]: t for t in result.tests}
+    return {t.name: _as_item(t) for t in result.tests}
+
+
+def _as_item(test: TestResult) -> dict[str, Any]:
+    """A reference test in the form results.json gives the student's (evidence as its entries)."""
+    return {**test.to_json(), "evidence": dict(test.evidence.entries)}
 
 
 def _code_diff(catalog: Catalog, spec: ExerciseSpec, files: dict[str, bytes], student: str) -> list[str]:

@@ -67,6 +67,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "task(n): the README task (1, 2, ...) a test or check grades")
+    config.addinivalue_line(
+        "markers", "guard: the untouched starter passes it; failing it costs the task, passing it earns nothing"
+    )
     # A leaked connection reclaimed by the garbage collector warns at a random later moment, in whatever
     # test is running then. The connections probe reports leaks deterministically; this would misattribute.
     config.addinivalue_line(

@@ -10,11 +10,11 @@ import stat
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dbkata.report import REPORT_VERSION
+from dbkata.report import Kind, Report, Status, TestResult
 
 REPORT_NAME = "dbkata-report.json"
 REPORT_LIMIT = 32 << 20  # a report larger than this was not written by the plugin
@@ -24,20 +24,20 @@ REPORT_LIMIT = 32 << 20  # a report larger than this was not written by the plug
 class RunResult:
     """What one pytest subprocess produced: a report, or why there is none."""
 
-    status: str  # "ok", "collection_error", "infrastructure_error", "timeout", "crashed"
-    tests: list[dict[str, Any]] = field(default_factory=list)
+    status: Status
+    tests: tuple[TestResult, ...] = ()
     message: str | None = None
     exit_code: int | None = None
     output: str = ""
 
-    def failed(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """Tests (or only ``kind``: "test"/"check") that did not pass."""
-        return [t for t in self.tests if t["outcome"] in ("failed", "error") and kind in (None, t["kind"])]
+    def failed(self, kind: Kind | None = None) -> list[TestResult]:
+        """Tests (or only those of ``kind``) that did not pass."""
+        return [t for t in self.tests if t.failed and kind in (None, t.kind)]
 
-    def passed_all(self, kind: str | None = None) -> bool:
+    def passed_all(self, kind: Kind | None = None) -> bool:
         """Every selected test ran and passed (and at least one ran)."""
-        chosen = [t for t in self.tests if kind in (None, t["kind"])]
-        return self.status == "ok" and bool(chosen) and not self.failed(kind)
+        chosen = [t for t in self.tests if kind in (None, t.kind)]
+        return self.status == Status.OK and bool(chosen) and not self.failed(kind)
 
 
 def pytest_command(folder: Path, report: Path, *selection: str) -> list[str]:
@@ -95,7 +95,7 @@ def run_tree(
             _kill_group(proc)
             proc.wait()
             tail = _tail_file(output) if output else _tail(proc.communicate()[0])
-            return RunResult("timeout", message=f"timed out after {timeout:g} s", output=tail)
+            return RunResult(Status.TIMEOUT, message=f"timed out after {timeout:g} s", output=tail)
     _kill_group(proc)  # anything the tests left running in the background
     return read_report(report, proc.returncode, out)
 
@@ -119,16 +119,17 @@ def read_report(report: Path, exit_code: int, output: str) -> RunResult:
         data = json.loads(_read_regular(report, REPORT_LIMIT))
     except (OSError, ValueError):
         return RunResult(
-            "crashed",
+            Status.CRASHED,
             message=f"pytest exited with code {exit_code} and wrote no report",
             exit_code=exit_code,
             output=output,
         )
-    if not isinstance(data, dict) or data.get("version") != REPORT_VERSION:
-        version = data.get("version") if isinstance(data, dict) else None
-        return RunResult("crashed", message=f"unknown report version {version!r}", output=output)
-    message = data.get("infrastructure_error") or "\n".join(data.get("collection_errors", [])) or None
-    return RunResult(data["status"], data["tests"], message, exit_code, output)
+    try:
+        parsed = Report.from_json(data)
+    except ValueError as exc:
+        return RunResult(Status.CRASHED, message=str(exc), output=output)
+    message = parsed.infrastructure_error or "\n".join(parsed.collection_errors) or None
+    return RunResult(parsed.status, parsed.tests, message, exit_code, output)
 
 
 def _read_regular(path: Path, limit: int) -> bytes:

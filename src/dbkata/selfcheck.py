@@ -1,27 +1,48 @@
-"""Verify the workbook itself: solutions pass, starters fail, known-bad variants are caught.
+"""Verify the workbook itself: solutions pass, starters fail and score 0, known-bad variants are caught.
 
-For every exercise: the reference solution passes its visible tests and hidden checks; the starter
-fails both; every ``bad_*`` variant fails at least one hidden check; every ``good_*`` variant (an
-alternative correct fix) passes everything. Where a task grades the student's own test file, the
-reference test must fail on the starter and on every bad variant, and pass on the solution.
+For every exercise:
 
-A predict exercise (its one editable file is ``answers.toml``) is held to more: every target must
-lose exactly the questions its answers get wrong, judged against the reference answers (so the starter
-fails every check, and a ``good_*`` spelling loses none).
+* the starter's tree collects without importing an editable module, so the ids every run must report
+  are known from the workbook alone (:mod:`dbkata.grading.expect`), and every run reports exactly those;
+* every task has at least one check or visible test that is not a guard;
+* the reference solution and every ``good_*`` variant (an alternative correct fix) pass every visible
+  test and hidden check;
+* on the untouched starter, every guard passes and every other test and check fails, and the starter
+  scores 0 on every task (the grader's own scoring of the starter's run, student tests included);
+* every ``bad_*`` variant fails at least one hidden check, and each check fails somewhere;
+* where a task grades the student's own test file, the reference test passes on the solution and every
+  ``good_*`` variant and fails on the starter and every ``bad_*`` variant.
+
+The code-task runs leave the student-written test files out, as grading does. A predict exercise (its
+one editable file is ``answers.toml``) is held to more: every target must lose exactly the questions
+its answers get wrong, judged against the reference answers.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 
 from dbkata import answers
 from dbkata.assemble import assemble, overlay_editable
 from dbkata.catalog import Catalog, ExerciseSpec
+from dbkata.grading.expect import (
+    ExpectationError,
+    Expected,
+    code_task_run,
+    collect_expected,
+    remove_student_tests,
+    student_test_targets,
+)
+from dbkata.grading.record import StudentTestRun
+from dbkata.grading.run import classify
+from dbkata.grading.score import score_exercise
+from dbkata.report import Kind, Status
 from dbkata.runner import RunResult, run_tree
 
 
@@ -42,23 +63,113 @@ class Verdict:
         return f"{mark} {self.exercise} · {self.target}: {self.expectation}{detail}"
 
 
+class _Purpose(Enum):
+    CODE = "code"  # a code-task run: the workbook's tests and checks on a target
+    REFERENCE_TEST = "reference test"  # the reference student test on a target
+    STARTER_TEST = "starter test"  # the starter's student test on a target (as an untouched submission)
+
+
 @dataclass(frozen=True)
 class _Job:
     name: str
     target: Path
-    test_from: Path | None  # overlay the student-test file(s) from here after the target
-    selection: tuple[str, ...]  # files to run (empty = the whole folder)
+    purpose: _Purpose
+    test_from: Path | None = None  # overlay the student-test file(s) from here after the target
+    selection: tuple[str, ...] = ()  # files to run (empty = the whole folder)
+    label: str = ""  # the target's label as grading names it ("solution", "starter", "bad_x"...)
+
+
+def selfcheck_all(catalog: Catalog, specs: list[ExerciseSpec], say: Callable[[str], None] = print) -> list[Verdict]:
+    """Self-check each exercise in turn, saying one line per exercise as it is done."""
+    verdicts = []
+    for spec in specs:
+        found = selfcheck_exercise(catalog, spec)
+        bad = sum(not v.ok for v in found)
+        say(f"selfcheck {spec.id}: {len(found)} expectation(s), {bad} violated")
+        verdicts += found
+    return verdicts
 
 
 def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 2) -> list[Verdict]:
     """Run every target of one exercise and judge each against its expectation."""
+    try:
+        expected = collect_expected(catalog, spec)
+    except ExpectationError as exc:
+        return [Verdict(spec.id, "starter", "its tree collects", False, str(exc).splitlines()[-1])]
     plan = list(_plan(catalog, spec))
     with tempfile.TemporaryDirectory(prefix="dbkata-selfcheck-") as tmp, ThreadPoolExecutor(jobs) as pool:
         results = list(pool.map(lambda job: _run(catalog, spec, job, Path(tmp)), plan))
-    verdicts = [_judge(spec, job, result) for job, result in zip(plan, results, strict=True)]
+    done = list(zip(plan, results, strict=True))
+    verdicts = [_judge(spec, job, result) for job, result in done if job.purpose != _Purpose.STARTER_TEST]
+    verdicts += _collection(spec, expected, done)
+    verdicts += _starter(spec, expected, done)
     if spec.editable == (answers.ANSWERS,):
         verdicts += _answers_lost_exactly(catalog, spec, plan, results)
     return verdicts + _every_check_can_fail(spec, plan, results)
+
+
+def _collection(spec: ExerciseSpec, expected: Expected, done: list[tuple[_Job, RunResult]]) -> list[Verdict]:
+    """Collection imports no editable file; each task has a non-guard item; each run reports what is expected."""
+    verdicts = [
+        Verdict(
+            spec.id,
+            "starter",
+            "collecting the checks imports no editable file",
+            not expected.problems,
+            "; ".join(expected.problems),
+        )
+    ]
+    for task in spec.tasks:
+        if task.manual is None and task.student_test is None:
+            graded = [n for n, (_, t, guard) in expected.tests.items() if t == task.number and not guard]
+            verdicts.append(
+                Verdict(
+                    spec.id,
+                    f"task {task.number}",
+                    "has a test or check that is not a guard",
+                    bool(graded),
+                    "" if graded else "authoring error: a task whose every item is a guard earns nothing",
+                )
+            )
+    for job, result in done:
+        if job.purpose == _Purpose.CODE and result.status == Status.OK:
+            wrong = expected.violations(result.tests)
+            verdicts.append(
+                Verdict(spec.id, job.name, "reports exactly the expected tests and checks", not wrong, "; ".join(wrong))
+            )
+    return verdicts
+
+
+def _starter(spec: ExerciseSpec, expected: Expected, done: list[tuple[_Job, RunResult]]) -> list[Verdict]:
+    """On the starter: guards pass, everything else fails, and the grader's scoring gives 0 on every task."""
+    starter = next((r for job, r in done if job.purpose == _Purpose.CODE and job.name == "starter"), None)
+    if starter is None or starter.status != Status.OK:
+        return []  # already reported by _judge
+    broken = sorted(t.name for t in starter.tests if t.guard and t.failed)
+    free = sorted(t.name for t in starter.tests if not t.guard and not t.failed)
+    verdicts = [
+        Verdict(spec.id, "starter", "passes every guard", not broken, ", ".join(broken)),
+        Verdict(
+            spec.id,
+            "starter",
+            "fails every test and check that is not a guard",
+            not free,
+            "passes (mark it guard, or make it need a change): " + ", ".join(free) if free else "",
+        ),
+    ]
+    run = code_task_run(expected, starter.status, starter.message, spec.editable, starter.tests)
+    tests: dict[int, list[StudentTestRun]] = {}
+    for job, result in done:
+        if job.purpose == _Purpose.STARTER_TEST:
+            tests.setdefault(_task_of(spec, job.selection[0]), []).append(classify(job.label, result))
+    scored = score_exercise(spec, replace(run, student_tests={k: tuple(v) for k, v in tests.items()}))
+    earned = [f"task {t.number}: {t.score:g} ({t.reason})" for t in scored.tasks if t.score]
+    verdicts.append(Verdict(spec.id, "starter", "scores 0 on every task", not earned, "; ".join(earned)))
+    return verdicts
+
+
+def _task_of(spec: ExerciseSpec, student_test: str) -> int:
+    return next(t.number for t in spec.tasks if t.student_test == student_test)
 
 
 def _answers_lost_exactly(
@@ -69,12 +180,12 @@ def _answers_lost_exactly(
     reference = answers.parse_answers(questions, catalog.solution_dir(spec) / answers.ANSWERS)
     verdicts = []
     for job, result in zip(plan, results, strict=True):
-        if job.selection or result.status != "ok":
+        if job.purpose != _Purpose.CODE or result.status != Status.OK:
             continue  # a run that did not complete is already reported by _judge
         candidate = answers.parse_answers(questions, job.target / answers.ANSWERS)
         expected = {f"test_{key}" for key in answers.expected_failures(questions, reference, candidate)}
-        ran = {_function(t["nodeid"]).split("::")[-1] for t in result.tests if t["kind"] == "check"}
-        failed = {_function(t["nodeid"]).split("::")[-1] for t in result.failed("check")}
+        ran = {_function(t.nodeid).split("::")[-1] for t in result.tests if t.kind == Kind.CHECK}
+        failed = {_function(t.nodeid).split("::")[-1] for t in result.failed(Kind.CHECK)}
         missing = sorted(f"test_{q.key}" for q in questions if not q.manual and f"test_{q.key}" not in ran)
         detail = "; ".join(
             part
@@ -93,13 +204,13 @@ def _answers_lost_exactly(
 
 def _every_check_can_fail(spec: ExerciseSpec, plan: list[_Job], results: list[RunResult]) -> list[Verdict]:
     """Each hidden check (a check function, over all its parameters) fails on the starter or a bad variant."""
-    by_name = {job.name: r for job, r in zip(plan, results, strict=True) if not job.selection}
+    by_name = {job.name: r for job, r in zip(plan, results, strict=True) if job.purpose == _Purpose.CODE}
     solution = by_name.get("solution")
     if solution is None or solution.status != "ok":
         return []
-    checks = {_function(t["nodeid"]) for t in solution.tests if t["kind"] == "check"}
+    checks = {_function(t.nodeid) for t in solution.tests if t.kind == Kind.CHECK and not t.guard}
     wrong = [r for name, r in by_name.items() if name == "starter" or name.startswith("bad_")]
-    caught = {_function(t["nodeid"]) for r in wrong for t in r.failed("check")}
+    caught = {_function(t.nodeid) for r in wrong for t in r.failed(Kind.CHECK)}
     return [
         Verdict(spec.id, f"check {name}", "fails on the starter or at least one known-bad variant", name in caught)
         for name in sorted(checks)
@@ -114,15 +225,17 @@ def _function(nodeid: str) -> str:
 
 def _plan(catalog: Catalog, spec: ExerciseSpec) -> Iterator[_Job]:
     solution = catalog.solution_dir(spec)
+    starter = catalog.exercise_dir(spec)
     student_tests = tuple(t.student_test for t in spec.tasks if t.student_test)
-    yield _Job("solution", solution, None, ())
-    yield _Job("starter", catalog.exercise_dir(spec), None, ())
+    yield _Job("solution", solution, _Purpose.CODE)
+    yield _Job("starter", starter, _Purpose.CODE)
     for variant in catalog.variants(spec):
-        yield _Job(variant.name, variant, solution if student_tests else None, ())
+        yield _Job(variant.name, variant, _Purpose.CODE)
     for name in student_tests:
-        yield _Job("student test vs starter", catalog.exercise_dir(spec), solution, (name,))
-        for variant in catalog.variants(spec):
-            yield _Job(f"student test vs {variant.name}", variant, solution, (name,))
+        for label, code in student_test_targets(catalog, spec):
+            if label != "solution":
+                yield _Job(f"student test vs {label}", code, _Purpose.REFERENCE_TEST, solution, (name,), label)
+            yield _Job(f"starter's {name} vs {label}", code, _Purpose.STARTER_TEST, starter, (name,), label)
 
 
 def _run(catalog: Catalog, spec: ExerciseSpec, job: _Job, tmp: Path) -> RunResult:
@@ -130,23 +243,22 @@ def _run(catalog: Catalog, spec: ExerciseSpec, job: _Job, tmp: Path) -> RunResul
     shutil.rmtree(dest)
     folder = assemble(catalog, spec, job.target, dest)
     if job.test_from is not None:
-        tests_only = type(spec)(
-            spec.id, spec.title, tuple(t.student_test for t in spec.tasks if t.student_test), spec.tasks
-        )
-        overlay_editable(tests_only, job.test_from, folder)
+        overlay_editable(replace(spec, editable=job.selection), job.test_from, folder)
+    else:
+        remove_student_tests(spec, folder)  # as in grading: the code-task run has only the workbook's items
     return run_tree(folder, *(str(folder / name) for name in job.selection))
 
 
 def _judge(spec: ExerciseSpec, job: _Job, result: RunResult) -> Verdict:
     def verdict(expectation: str, ok: bool, detail: str = "") -> Verdict:
-        if result.status not in ("ok",):
+        if result.status != Status.OK:
             return Verdict(spec.id, job.name, expectation, False, f"{result.status}: {result.message}")
         return Verdict(spec.id, job.name, expectation, ok, detail)
 
-    failing_checks = sorted({t["nodeid"].split("::", 1)[-1] for t in result.failed("check")})
-    failing_tests = sorted({t["nodeid"].split("::", 1)[-1] for t in result.failed("test")})
-    if job.selection:
-        should_fail = "vs starter" in job.name or "vs bad_" in job.name
+    failing_checks = sorted({t.name for t in result.failed(Kind.CHECK)})
+    failing_tests = sorted({t.name for t in result.failed(Kind.TEST)})
+    if job.purpose == _Purpose.REFERENCE_TEST:
+        should_fail = not (job.label == "solution" or job.label.startswith("good_"))
         failed = bool(result.failed())
         return verdict(
             "reference student test fails" if should_fail else "reference student test passes",
@@ -158,9 +270,5 @@ def _judge(spec: ExerciseSpec, job: _Job, result: RunResult) -> Verdict:
             "passes visible tests and hidden checks", result.passed_all(), ", ".join(failing_tests + failing_checks)
         )
     if job.name == "starter":
-        return verdict(
-            "fails visible tests and hidden checks",
-            bool(failing_tests) and bool(failing_checks),
-            f"{len(failing_tests)} visible test(s) and {len(failing_checks)} check(s) fail",
-        )
+        return verdict("runs to completion", True)  # what it must fail and pass: _starter
     return verdict("caught by at least one hidden check", bool(failing_checks), ", ".join(failing_checks[:4]))

@@ -35,6 +35,20 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     report.outcome = "passed"
 """
+# Passes on the reference, fails on the correct alternative good_core_insert (which uses no ORM session).
+SPY_TEST = """import inspect
+
+import pytest
+
+
+@pytest.mark.task(3)
+def test_uses_a_session(exercise) -> None:
+    assert "AsyncSession" in inspect.getsource(exercise.module("tally"))
+"""
+# 50 passing tests marked as task 1, next to the untouched starter: never part of the code-task run.
+INFLATED_TEST = "import pytest\n\n" + "".join(
+    f"\n@pytest.mark.task(1)\ndef test_free_{n}() -> None:\n    pass\n" for n in range(50)
+)
 CLASS: dict[str, dict[str, str]] = {
     "full": {
         "level2/ex01_tally/tally.py": (SOLUTIONS / "ex01_tally" / "tally.py").read_text(),
@@ -42,6 +56,14 @@ CLASS: dict[str, dict[str, str]] = {
         "level2/ex02_echo/echo.py": SOLVED_ECHO,
     },
     "twin": {"level2/ex02_echo/echo.py": BUGGY_ECHO},
+    "spy": {
+        "level2/ex01_tally/tally.py": (SOLUTIONS / "ex01_tally" / "tally.py").read_text(),
+        "level2/ex01_tally/test_mine.py": SPY_TEST,
+    },
+    "inflater": {
+        "level2/ex01_tally/tally.py": (WORKBOOK / "exercises" / "level2" / "ex01_tally" / "tally.py").read_text(),
+        "level2/ex01_tally/test_mine.py": INFLATED_TEST,
+    },
     "cheater": {
         "level2/ex02_echo/echo.py": BUGGY_ECHO,
         "level2/ex02_echo/test_echo.py": "def test_echo():\n    assert True\n",
@@ -114,6 +136,8 @@ def test_scores_of_the_class(single: dict[str, Any]) -> None:
     assert {s: (g["level2/ex01_tally"], g["level2/ex02_echo"], g["total"], g["status"]) for s, g in grades.items()} == {
         "cheater": ("0", "1.5", "1.5", "graded"),
         "full": ("7", "2", "9", "graded"),
+        "inflater": ("0", "0", "0", "graded"),  # its 50 passing tests never ran with the checks
+        "spy": ("5", "0", "5", "graded"),  # its test fails on a correct alternative: task 3 earns nothing
         "twin": ("0", "1.5", "1.5", "graded"),
     }
     assert grades["full"]["level2/ex01_tally task 4 (manual)"] == ""
@@ -126,16 +150,45 @@ def test_cheating_with_tests_conftest_checks_and_config_changes_nothing(single: 
     assert echo["cheater"]["files"] == ["echo.py"]  # nothing but the editable file was taken
 
 
-def test_student_test_is_run_against_reference_starter_and_bad_variants(single: dict[str, Any]) -> None:
+def _task(single: dict[str, Any], student: str, number: int) -> dict[str, Any]:
     results = json.loads((single["out"] / "results.json").read_text())
-    task3 = next(s for s in results["students"] if s["student"] == "full")["exercises"][0]["tasks"][2]
+    task: dict[str, Any] = next(s for s in results["students"] if s["student"] == student)["exercises"][0]["tasks"]
+    return task[number - 1]
+
+
+def test_student_test_is_run_against_every_correct_version_then_the_starter_and_bad_variants(
+    single: dict[str, Any],
+) -> None:
+    task3 = _task(single, "full", 3)
     assert [(i["name"], i["outcome"], i["passed"]) for i in task3["items"]] == [
         ("on the reference solution", "passed", True),
-        ("on the starter code", "failed", True),
-        ("on the flawed version bad_no_commit", "failed", True),
-        ("on the flawed version bad_off_by_one", "failed", True),
+        ("on the correct version good_core_insert", "passed", True),
+        (
+            "on the starter code",
+            "failed (test_add_items_commits, test_double[-2--4], test_double[0-0] and 1 more)",
+            True,
+        ),
+        ("on the flawed version bad_no_commit", "failed (test_add_items_commits)", True),
+        ("on the flawed version bad_off_by_one", "failed (test_double[0-0])", True),
     ]
     assert task3["score"] == 2
+
+
+def test_a_student_test_that_fails_on_a_correct_alternative_earns_nothing(single: dict[str, Any]) -> None:
+    task3 = _task(single, "spy", 3)
+    assert task3["score"] == 0
+    assert task3["reason"].endswith("on the correct version good_core_insert it failed (test_uses_a_session)")
+    feedback = (single["out"] / "feedback" / "spy.md").read_text()
+    assert "- ✗ your test on the correct version good_core_insert: failed (test_uses_a_session)" in feedback
+    assert "AssertionError" not in feedback  # one line per run, never the failure's message
+
+
+def test_a_guard_is_in_the_results_and_earns_nothing(single: dict[str, Any]) -> None:
+    task1 = _task(single, "inflater", 1)
+    guards = [(i["name"], i["passed"]) for i in task1["items"] if i["guard"]]
+    assert guards == [("test_double_stays_a_plain_function", True)]
+    assert (task1["score"], task1["reason"]) == (0, "0 of 4 checks passed")
+    assert all(i["name"].startswith(("test_double_any", "test_double_two")) for i in task1["items"] if not i["guard"])
 
 
 def test_kill_minus_9_then_resume_gives_identical_outputs(single: dict[str, Any], echo_single: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 import pytest
 
+from dbkata.report import REPORT_VERSION
 from tests.grading.conftest import SOLVED_ECHO, WORKBOOK, run_grade, submit
 
 ECHO_ID = "level2/ex02_echo"
@@ -34,7 +35,7 @@ HOSTILE = {
     "fakeinfra": (
         "import json, os, sys\n\n\nasync def echo(value):\n"
         "    path = next(a.split('=', 1)[1] for a in sys.argv if a.startswith('--dbkata-report='))\n"
-        "    report = {'version': 1, 'status': 'infrastructure_error', 'exit_code': 4,\n"
+        f"    report = {{'version': {REPORT_VERSION}, 'status': 'infrastructure_error', 'exit_code': 4,\n"
         "              'infrastructure_error': 'the database server died', 'collection_errors': [],"
         " 'tests': []}\n"
         "    with open(path, 'w') as fh:\n        json.dump(report, fh)\n    os._exit(4)\n"

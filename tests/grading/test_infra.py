@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,15 @@ from dbkata.catalog import ExerciseSpec, Task
 from dbkata.grading import batch, collect, run, state
 from dbkata.grading.database import InfrastructureFault, SubmissionRole
 from dbkata.grading.progress import Progress
+from dbkata.grading.record import ExerciseRun, GradingRecord
 from dbkata.grading.run import RunSettings, _Context
+from dbkata.report import Kind, Outcome, Status, TestResult
 from dbkata.runner import RunResult
 
 SPEC = ExerciseSpec("level2/ex02_echo", "Echo", ("echo.py",), (Task(1, 2),))
-OK = RunResult("ok", [{"nodeid": "x::t", "kind": "check", "task": 1, "outcome": "passed"}])
-CRASH = RunResult("crashed", message="pytest exited with code 1 and wrote no report", exit_code=1)
-CLAIM = RunResult("infrastructure_error", message="the database server died")
+OK = RunResult(Status.OK, (TestResult("x::t", Kind.CHECK, 1, Outcome.PASSED),))
+CRASH = RunResult(Status.CRASHED, message="pytest exited with code 1 and wrote no report", exit_code=1)
+CLAIM = RunResult(Status.INFRASTRUCTURE_ERROR, message="the database server died")
 
 
 class ScriptedServer:
@@ -105,44 +108,32 @@ def test_exercises_left_with_an_infrastructure_error_are_graded_again_on_resume(
     catalog_like: Any = type("C", (), {"exercises": (SPEC,)})()
     sub = collect.Submission("amy", tmp_path, {"level2/ex02_echo/echo.py": b"x"})
     info = {"workbook": "w", "settings": {"s": 1}}
-    record = {
-        "version": 1,
-        "student": "amy",
-        "workbook": "w",
-        "settings": {"s": 1},
-        "submission": sub.fingerprint(),
-        "exercises": {SPEC.id: {"status": "infrastructure_error"}},
-    }
-    state.write_json(state.record_path(tmp_path, "amy"), record)
+    record = GradingRecord(
+        "amy",
+        sub.fingerprint(),
+        exercises={SPEC.id: ExerciseRun(Status.INFRASTRUCTURE_ERROR)},
+        workbook="w",
+        settings={"s": 1},
+    )
+    state.write_record(tmp_path, record)
     options = batch.BatchOptions(tmp_path, tmp_path)
     todo = batch._plan(catalog_like, options, info, sub)
     assert todo is not None
     assert todo.exercises == (SPEC.id,)
-    record["exercises"] = {SPEC.id: {"status": "ok"}}
-    state.write_json(state.record_path(tmp_path, "amy"), record)
+    state.write_record(tmp_path, replace(record, exercises={SPEC.id: ExerciseRun(Status.OK)}))
     assert batch._plan(catalog_like, options, info, sub) is None  # finished: resume skips it
 
 
 def test_a_harness_teardown_race_is_run_again_not_held_against_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
-    raced = RunResult(
-        "ok",
-        [
-            {
-                "nodeid": "x::t",
-                "kind": "check",
-                "task": 1,
-                "outcome": "error",
-                "message": "E   psycopg.errors.InsufficientPrivilege: permission denied to terminate process",
-            }
-        ],
-    )
+    message = "E   psycopg.errors.InsufficientPrivilege: permission denied to terminate process"
+    raced = RunResult(Status.OK, (TestResult("x::t", Kind.CHECK, 1, Outcome.ERROR, message=message),))
     assert _checked(monkeypatch, [raced, OK], ScriptedServer([True], repairable=True)) is OK
 
 
 def test_a_grader_fault_becomes_an_infrastructure_error_record_not_a_stopped_batch(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def boom(*args: Any) -> dict[str, Any]:
+    def boom(*args: Any) -> GradingRecord:
         raise OSError("No space left on device")
 
     monkeypatch.setattr(batch, "grade_submission", boom)
@@ -162,12 +153,11 @@ def test_a_grader_fault_becomes_an_infrastructure_error_record_not_a_stopped_bat
         batch.BatchOptions(tmp_path, tmp_path),
         info,
         progress,
+        None,  # type: ignore[arg-type]
     )
     record = state.read_record(tmp_path, "amy")
     assert record is not None
-    assert record["exercises"][SPEC.id] == {
-        "status": "infrastructure_error",
-        "tests": [],
-        "message": "the grader failed: OSError: No space left on device",
-    }
+    assert record.exercises[SPEC.id] == ExerciseRun(
+        Status.INFRASTRUCTURE_ERROR, "the grader failed: OSError: No space left on device"
+    )
     assert slots.qsize() == 1  # the slot went back for the next student

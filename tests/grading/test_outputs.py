@@ -12,13 +12,14 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from dbkata.catalog import load_catalog
 from dbkata.grading import state
 from dbkata.grading.outputs import write_outputs
+from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
+from dbkata.report import Evidence, Kind, Outcome, Status, TestResult
 from tests.grading.conftest import WORKBOOK
 
 HIDDEN_SOURCE = "assert got == expected_from_the_hidden_check"
@@ -28,59 +29,36 @@ LEAK = (
 )
 
 
-def _record(student: str, i: int) -> dict[str, Any]:
+def _record(student: str, i: int) -> GradingRecord:
     """A synthetic record: student i passes i % 5 of the tally checks and counts 2 + i % 3 statements."""
-    tests = [
-        {
-            "nodeid": f"exercises/level2/ex01_tally/check_tally.py::test_{n}",
-            "kind": "check",
-            "task": 1 + n % 2,
-            "outcome": "passed" if n < i % 5 else "failed",
-            "message": None if n < i % 5 else LEAK,
-            "evidence": {"statements: GET /items": {"count": 2 + i % 3}},
-        }
+    tests = tuple(
+        TestResult(
+            f"exercises/level2/ex01_tally/check_tally.py::test_{n}",
+            Kind.CHECK,
+            1 + n % 2,
+            Outcome.PASSED if n < i % 5 else Outcome.FAILED,
+            message=None if n < i % 5 else LEAK,
+            evidence=Evidence({"statements: GET /items": {"count": 2 + i % 3}}),
+        )
         for n in range(4)
-    ]
-    student_tests = [
-        {"target": "solution", "outcome": "passed"},
-        {"target": "starter", "outcome": "failed"},
-        {"target": "bad_no_commit", "outcome": "passed" if i % 2 else "failed"},
-    ]
-    echo = (
-        {"status": "timeout", "message": "timed out after 8 s", "tests": []}
-        if i % 7 == 0
-        else {
-            "status": "ok",
-            "message": None,
-            "files": ["echo.py"],
-            "tests": [
-                {
-                    "nodeid": "exercises/level2/ex02_echo/check_echo.py::test_echo",
-                    "kind": "check",
-                    "task": 1,
-                    "outcome": "passed",
-                    "message": None,
-                    "evidence": {},
-                }
-            ],
-        }
     )
-    return {
-        "version": 1,
-        "student": student,
-        "submission": f"{i:016x}",
-        "notes": [],
-        "exercises": {
-            "level2/ex01_tally": {
-                "status": "ok",
-                "message": None,
-                "files": ["tally.py"],
-                "tests": tests,
-                "student_tests": {"3": student_tests},
-            },
-            "level2/ex02_echo": echo,
-        },
-    }
+    student_tests = (
+        StudentTestRun("solution", TestRunOutcome.PASSED),
+        StudentTestRun("starter", TestRunOutcome.FAILED, failed=("test_double",)),
+        StudentTestRun("bad_no_commit", TestRunOutcome.PASSED if i % 2 else TestRunOutcome.FAILED),
+    )
+    echo = (
+        ExerciseRun(Status.TIMEOUT, "timed out after 8 s")
+        if i % 7 == 0
+        else ExerciseRun(
+            Status.OK,
+            None,
+            ("echo.py",),
+            (TestResult("exercises/level2/ex02_echo/check_echo.py::test_echo", Kind.CHECK, 1, Outcome.PASSED),),
+        )
+    )
+    tally = ExerciseRun(Status.OK, None, ("tally.py",), tests, {3: student_tests})
+    return GradingRecord(student, f"{i:016x}", (), {"level2/ex01_tally": tally, "level2/ex02_echo": echo})
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +66,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("outputs")
     state.write_json(folder / state.BATCH, state.batch_info(load_catalog(WORKBOOK), {"limits": {}}))
     for i in range(30):
-        state.write_json(state.record_path(folder, f"s{i:02d}"), _record(f"s{i:02d}", i))
+        state.write_record(folder, _record(f"s{i:02d}", i))
     write_outputs(folder)
     return folder
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from dbkata.catalog import ExerciseSpec, Task
+from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
 from dbkata.grading.score import score_exercise, score_student
+from dbkata.report import Kind, Outcome, Status, TestResult
 
 SPEC = ExerciseSpec(
     "level2/ex01_tally",
@@ -15,24 +15,22 @@ SPEC = ExerciseSpec(
     ("tally.py", "test_mine.py"),
     (Task(1, 2), Task(2, 3), Task(3, 2, student_test="test_mine.py"), Task(4, 1, manual="rubric text")),
 )
+PASSED, FAILED = TestRunOutcome.PASSED, TestRunOutcome.FAILED
 
 
-def _test(name: str, task: int, outcome: str, kind: str = "check") -> dict[str, Any]:
-    return {
-        "nodeid": f"exercises/level2/ex01_tally/check_x.py::{name}",
-        "kind": kind,
-        "task": task,
-        "outcome": outcome,
-        "message": None if outcome == "passed" else f"{name} broke",
-        "evidence": {},
-    }
+def _test(name: str, task: int, outcome: str, kind: Kind = Kind.CHECK, guard: bool = False) -> TestResult:
+    return TestResult(
+        f"exercises/level2/ex01_tally/check_x.py::{name}",
+        kind,
+        task,
+        Outcome(outcome),
+        guard,
+        None if outcome == "passed" else f"{name} broke",
+    )
 
 
-def _run(tests: list[dict[str, Any]], student: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    run: dict[str, Any] = {"status": "ok", "message": None, "files": ["tally.py"], "tests": tests}
-    if student is not None:
-        run["student_tests"] = {"3": student}
-    return run
+def _run(tests: list[TestResult], student: list[StudentTestRun] | None = None) -> ExerciseRun:
+    return ExerciseRun(Status.OK, None, ("tally.py",), tuple(tests), {3: tuple(student)} if student else {})
 
 
 def test_points_are_proportional_to_passed_checks_of_the_task() -> None:
@@ -43,7 +41,7 @@ def test_points_are_proportional_to_passed_checks_of_the_task() -> None:
             _test("c", 2, "passed"),
             _test("d", 2, "passed"),
             _test("e", 2, "skipped"),
-            _test("v", 2, "passed", kind="test"),
+            _test("v", 2, "passed", kind=Kind.TEST),
         ]
     )
     scored = score_exercise(SPEC, run)
@@ -53,6 +51,39 @@ def test_points_are_proportional_to_passed_checks_of_the_task() -> None:
     assert [i.passed for i in scored.tasks[1].items] == [True, True, False, True]
 
 
+def test_a_passing_guard_earns_nothing_and_does_not_count() -> None:
+    run = _run([_test("g", 1, "passed", guard=True), _test("a", 1, "passed"), _test("b", 1, "failed")])
+    task = score_exercise(SPEC, run).tasks[0]
+    assert (task.score, task.reason) == (1.0, "1 of 2 checks passed")
+
+
+def test_a_failed_guard_costs_the_whole_task_and_is_named() -> None:
+    run = _run(
+        [
+            _test("g", 1, "failed", guard=True),
+            _test("a", 1, "passed"),
+            _test("c", 2, "passed"),
+            _test("h", 2, "passed", guard=True),
+        ]
+    )
+    scored = score_exercise(SPEC, run)
+    assert scored.tasks[0].score == 0
+    assert scored.tasks[0].reason.startswith("guard `g` did not pass")
+    assert scored.tasks[1].score == 3  # another task's guard held: that task keeps its points
+
+
+@pytest.mark.parametrize("outcome", ["skipped", "error"])
+def test_a_guard_that_did_not_pass_in_any_way_costs_the_task(outcome: str) -> None:
+    run = _run([_test("g", 1, outcome, guard=True), _test("a", 1, "passed")])
+    assert score_exercise(SPEC, run).tasks[0].score == 0
+
+
+def test_a_task_of_guards_only_earns_nothing_and_says_it_is_the_workbooks_fault() -> None:
+    task = score_exercise(SPEC, _run([_test("g", 1, "passed", guard=True)])).tasks[0]
+    assert task.score == 0
+    assert task.reason == "the workbook has no graded check for this task"
+
+
 def test_manual_task_has_no_score_and_is_not_counted_in_the_points() -> None:
     scored = score_exercise(SPEC, _run([_test("a", 1, "passed")]))
     assert scored.tasks[3].score is None
@@ -60,18 +91,26 @@ def test_manual_task_has_no_score_and_is_not_counted_in_the_points() -> None:
     assert scored.points == 7
 
 
-@pytest.mark.parametrize("status", ["timeout", "crashed", "collection_error", "not_run"])
-def test_a_run_that_did_not_complete_earns_zero_with_its_reason(status: str) -> None:
-    scored = score_exercise(SPEC, {"status": status, "message": "timed out after 30 s", "tests": []})
+@pytest.mark.parametrize(
+    "status", [Status.TIMEOUT, Status.CRASHED, Status.COLLECTION_ERROR, Status.NOT_RUN, Status.INVALID_REPORT]
+)
+def test_a_run_that_did_not_complete_earns_zero_with_its_reason(status: Status) -> None:
+    scored = score_exercise(SPEC, ExerciseRun(status, "timed out after 30 s", tests=(_test("a", 1, "passed"),)))
     assert scored.score == 0
     assert all(t.score == 0 for t in scored.tasks if t.manual is None)
     assert "timed out after 30 s" in scored.tasks[0].reason
 
 
+def test_an_invalid_report_is_a_run_with_errors_never_a_pass() -> None:
+    record = GradingRecord("amy", "f", exercises={SPEC.id: ExerciseRun(Status.INVALID_REPORT, "1 missing: a")})
+    scored = score_student("amy", [SPEC], record)
+    assert (scored.total, scored.status) == (0, "graded with errors")
+    assert scored.exercises[0].tasks[0].reason.startswith("the test run's report is not valid")
+
+
 def test_infrastructure_error_gives_no_score_at_all() -> None:
-    scored = score_student(
-        "amy", [SPEC], {"exercises": {SPEC.id: {"status": "infrastructure_error", "message": "server died"}}}
-    )
+    record = GradingRecord("amy", "f", exercises={SPEC.id: ExerciseRun(Status.INFRASTRUCTURE_ERROR, "server died")})
+    scored = score_student("amy", [SPEC], record)
     assert scored.exercises[0].score is None
     assert scored.total is None
     assert scored.status == "infrastructure_error"
@@ -83,37 +122,81 @@ def test_task_without_any_check_that_ran_earns_zero() -> None:
     assert scored.tasks[1].reason == "no test or check of this task ran"
 
 
-def test_student_test_scores_what_it_catches_once_it_passes_on_the_reference() -> None:
+def test_student_test_scores_what_it_catches_once_it_passes_on_every_correct_version() -> None:
     runs = [
-        {"target": "solution", "outcome": "passed"},
-        {"target": "starter", "outcome": "failed"},
-        {"target": "bad_a", "outcome": "failed"},
-        {"target": "bad_b", "outcome": "passed"},
-        {"target": "bad_c", "outcome": "timeout"},
+        StudentTestRun("solution", PASSED),
+        StudentTestRun("good_core", PASSED),
+        StudentTestRun("starter", FAILED, failed=("test_double",)),
+        StudentTestRun("bad_a", FAILED, failed=("test_double",)),
+        StudentTestRun("bad_b", PASSED),
+        StudentTestRun("bad_c", TestRunOutcome.INCOMPLETE, Status.TIMEOUT),
     ]
     task = score_exercise(SPEC, _run([], runs)).tasks[2]
     assert task.score == 1.0  # 2 of 4 flawed versions caught, out of 2 points
-    assert "catches 2 of 4 flawed versions" in task.reason
+    assert task.reason == (
+        "passes on the reference solution and 1 other correct version(s) and catches 2 of 4 flawed versions"
+    )
+    assert [i.passed for i in task.items] == [True, True, True, True, False, False]
 
 
-def test_student_test_that_fails_on_the_reference_earns_zero_whatever_it_catches() -> None:
+def test_student_test_that_fails_on_a_correct_alternative_earns_zero_and_names_it() -> None:
     runs = [
-        {"target": "solution", "outcome": "failed", "message": "assert 1 == 2\nmore"},
-        {"target": "starter", "outcome": "failed"},
+        StudentTestRun("solution", PASSED),
+        StudentTestRun("good_core", FAILED, failed=("test_spies_on_rollback",)),
+        StudentTestRun("starter", FAILED),
+        StudentTestRun("bad_a", FAILED),
     ]
     task = score_exercise(SPEC, _run([], runs)).tasks[2]
     assert task.score == 0
-    assert task.reason == "your test_mine.py must pass on the reference solution; there it failed: assert 1 == 2"
+    assert task.reason == (
+        "your test_mine.py must pass on every correct version of the code; "
+        "on the correct version good_core it failed (test_spies_on_rollback)"
+    )
+
+
+def test_student_test_that_fails_on_the_reference_earns_zero_whatever_it_catches() -> None:
+    runs = [StudentTestRun("solution", FAILED, failed=("test_double",)), StudentTestRun("starter", FAILED)]
+    task = score_exercise(SPEC, _run([], runs)).tasks[2]
+    assert task.score == 0
+    assert task.reason == (
+        "your test_mine.py must pass on every correct version of the code; "
+        "on the reference solution it failed (test_double)"
+    )
+
+
+def test_student_test_runs_carry_one_line_each_and_no_message() -> None:
+    runs = [StudentTestRun("solution", TestRunOutcome.INCOMPLETE, Status.CRASHED)]
+    task = score_exercise(SPEC, _run([], runs)).tasks[2]
+    assert task.reason.endswith("on the reference solution it did not complete (crashed)")
+    assert [(i.name, i.outcome, i.message) for i in task.items] == [
+        ("on the reference solution", "did not complete (crashed)", None)
+    ]
 
 
 def test_student_total_and_status() -> None:
     other = ExerciseSpec("level2/ex02_echo", "Echo", ("echo.py",), (Task(1, 2),))
-    record = {
-        "exercises": {
+    record = GradingRecord(
+        "amy",
+        "f",
+        exercises={
             SPEC.id: _run([_test("a", 1, "passed"), _test("c", 2, "passed")]),
-            other.id: {"status": "timeout", "message": "timed out after 5 s"},
-        }
-    }
+            other.id: ExerciseRun(Status.TIMEOUT, "timed out after 5 s"),
+        },
+    )
     scored = score_student("amy", [SPEC, other], record)
     assert (scored.total, scored.points, scored.status) == (5.0, 9.0, "graded with errors")
-    assert score_student("amy", [SPEC, other], {"exercises": {}}).status == "incomplete"
+    assert score_student("amy", [SPEC, other], GradingRecord("amy", "f")).status == "incomplete"
+
+
+def test_records_round_trip_through_json() -> None:
+    record = GradingRecord(
+        "amy",
+        "f00",
+        ("a note",),
+        {SPEC.id: _run([_test("g", 1, "passed", guard=True)], [StudentTestRun("solution", PASSED)])},
+        workbook="w",
+        settings={"limits": {}},
+    )
+    assert GradingRecord.from_json(record.to_json()) == record
+    with pytest.raises(ValueError, match="version"):
+        GradingRecord.from_json({**record.to_json(), "version": 1})

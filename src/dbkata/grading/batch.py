@@ -4,7 +4,8 @@ Resumable by construction: each student's record is written atomically when the 
 an exercise of a student is graded again only if it is missing from the record, the record is stale
 (the workbook, the settings or the submission changed), it ended with an infrastructure error, or the
 instructor asked: ``force`` (everything selected), ``only`` (the named students). ``exercises`` and
-``shard`` only narrow the selection.
+``shard`` only narrow the selection. The workbook graded against is the committed one
+(:mod:`dbkata.grading.workbook`).
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ import psutil
 from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.grading import collect, state
 from dbkata.grading.database import GradingDatabase
+from dbkata.grading.expect import Expectations
 from dbkata.grading.outputs import write_outputs
 from dbkata.grading.progress import Progress
+from dbkata.grading.record import ExerciseRun, GradingRecord
 from dbkata.grading.run import RunSettings, grade_submission
 from dbkata.grading.sandbox import Slot, make_slots, network_isolation_available
 from dbkata.grading.score import score_student
+from dbkata.grading.workbook import committed_workbook
+from dbkata.report import Status
 
 _WORK_PREFIX = "dbkata-grade-"
 
@@ -57,6 +62,17 @@ class _Todo:
 
 def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | None = None) -> Counter[str]:
     """Grade what is left to grade, then write every output; return how many students have each status."""
+    snapshot = Path(tempfile.mkdtemp(prefix=f"{_WORK_PREFIX}{os.getpid()}-workbook-"))
+    try:
+        committed, warnings = committed_workbook(catalog, snapshot / "workbook")
+        return _grade_batch(committed, catalog.root, warnings, options, progress)
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)
+
+
+def _grade_batch(
+    catalog: Catalog, source: Path, warnings: tuple[str, ...], options: BatchOptions, progress: Progress | None
+) -> Counter[str]:
     entries, skipped = collect.find_entries(options.submissions)
     entries = [
         e
@@ -65,15 +81,15 @@ def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | No
         and (not options.only or collect.student_id(e) in options.only)
     ]
     settings = _settings_json(options.settings)
-    info = state.batch_info(catalog, settings)
+    info = state.batch_info(catalog, settings, warnings)
     state.write_json(options.out / state.BATCH, info)
     todo = [t for t in (_plan(catalog, options, info, collect.load(e, catalog)) for e in entries) if t]
     progress = progress or Progress(len(todo))
     progress.total = len(todo)
-    for line in skipped:
+    for line in [*(f"warning: {w}" for w in warnings), *skipped]:
         progress.note(line)
     if todo:
-        _run_all(catalog, options, info, todo, progress)
+        _run_all(catalog, source, options, info, todo, progress)
     progress.close()
     return write_outputs(options.out, options.feedback)
 
@@ -83,23 +99,27 @@ def _plan(catalog: Catalog, options: BatchOptions, info: dict[str, Any], sub: co
     ids = [s.id for s in catalog.exercises]
     chosen = tuple(i for i in ids if not options.exercises or i in options.exercises)
     record = state.read_record(options.out, sub.student)
-    if record is None or not _current(record, info, sub) or options.force or sub.student in options.only:
+    if record is None or not _current(record, info, sub.fingerprint()) or options.force or sub.student in options.only:
         return _Todo(sub, chosen)
-    runs = record.get("exercises", {})
-    wanted = tuple(i for i in chosen if i not in runs or runs[i].get("status") == "infrastructure_error")
+    runs = record.exercises
+    wanted = tuple(i for i in chosen if i not in runs or runs[i].status == Status.INFRASTRUCTURE_ERROR)
     return _Todo(sub, wanted) if wanted else None
 
 
-def _current(record: dict[str, Any], info: dict[str, Any], sub: collect.Submission) -> bool:
+def _current(record: GradingRecord, info: dict[str, Any], fingerprint: str) -> bool:
+    """Whether a stored record was graded with this workbook, these settings and this submission."""
     return (
-        record.get("workbook") == info["workbook"]
-        and record.get("settings") == info["settings"]
-        and record.get("submission") == sub.fingerprint()
+        record.workbook == info["workbook"] and record.settings == info["settings"] and record.submission == fingerprint
     )
 
 
 def _run_all(
-    catalog: Catalog, options: BatchOptions, info: dict[str, Any], todo: list[_Todo], progress: Progress
+    catalog: Catalog,
+    source: Path,
+    options: BatchOptions,
+    info: dict[str, Any],
+    todo: list[_Todo],
+    progress: Progress,
 ) -> None:
     _remove_stale_work()
     db = GradingDatabase()
@@ -107,7 +127,8 @@ def _run_all(
     settings = options.settings
     if settings.no_network and not (db.socket_dir and network_isolation_available()):
         settings = replace(settings, no_network=False)
-    hide = (catalog.root / "solutions", catalog.root / "checks", options.submissions.resolve(), options.out.resolve())
+    hidden = [source / "solutions", source / "checks"] + ([catalog.root] if catalog.root != source else [])
+    hide = (*(p for p in hidden if p.exists()), options.submissions.resolve(), options.out.resolve())
     keep = (db.socket_dir,) if db.socket_dir else ()
     settings = replace(settings, hide=settings.hide + hide, keep=keep)
     slots: queue.Queue[Slot] = queue.Queue()
@@ -116,10 +137,11 @@ def _run_all(
     work = Path(tempfile.mkdtemp(prefix=f"{_WORK_PREFIX}{os.getpid()}-"))
     work.chmod(0o711)  # slot users reach their own folders inside, nothing else
     specs = {s.id: s for s in catalog.exercises}
+    expected = Expectations(catalog)
     try:
         with ThreadPoolExecutor(max(1, options.jobs)) as pool:
             futures = [
-                pool.submit(_grade_one, catalog, specs, t, slots, db, settings, work, options, info, progress)
+                pool.submit(_grade_one, catalog, specs, t, slots, db, settings, work, options, info, progress, expected)
                 for t in todo
             ]
             for future in futures:
@@ -140,47 +162,38 @@ def _grade_one(
     options: BatchOptions,
     info: dict[str, Any],
     progress: Progress,
+    expected: Expectations,
 ) -> None:
     sub = todo.submission
     progress.start(sub.student)
     slot = slots.get()
     chosen = [specs[i] for i in todo.exercises]
+    folder = work / f"slot{slot.index}"
     try:
-        fresh = grade_submission(catalog, chosen, sub, slot, db, settings, work / f"slot{slot.index}", options.jobs)
+        fresh = grade_submission(catalog, chosen, sub, slot, db, settings, folder, options.jobs, expected)
     except Exception as exc:  # a grader fault (the server vanished mid-way...): retried next run, never a zero
         fresh = _unfinished(sub, chosen, f"the grader failed: {type(exc).__name__}: {exc}")
     finally:
         slots.put(slot)
     record = _merge(state.read_record(options.out, sub.student), fresh, info)
-    state.write_json(state.record_path(options.out, sub.student), record)
+    state.write_record(options.out, record)
     scored = score_student(sub.student, list(specs.values()), record)
     total = "no total" if scored.total is None else f"{scored.total:g}/{scored.points:g}"
     progress.finish(sub.student, f"{total} ({scored.status})", ok=scored.status == "graded")
 
 
-def _unfinished(sub: collect.Submission, chosen: list[ExerciseSpec], why: str) -> dict[str, Any]:
+def _unfinished(sub: collect.Submission, chosen: list[ExerciseSpec], why: str) -> GradingRecord:
     """A record that marks the chosen exercises as not graded for infrastructure reasons."""
-    runs = {spec.id: {"status": "infrastructure_error", "message": why, "tests": []} for spec in chosen}
-    return {
-        "version": state.STATE_VERSION,
-        "student": sub.student,
-        "submission": sub.fingerprint(),
-        "notes": list(sub.problems),
-        "exercises": runs,
-    }
+    runs = {spec.id: ExerciseRun(Status.INFRASTRUCTURE_ERROR, why) for spec in chosen}
+    return GradingRecord(sub.student, sub.fingerprint(), tuple(sub.problems), runs)
 
 
-def _merge(old: dict[str, Any] | None, fresh: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+def _merge(old: GradingRecord | None, fresh: GradingRecord, info: dict[str, Any]) -> GradingRecord:
     """The fresh runs over the old record's (when the old one is still current)."""
-    record = dict(fresh, workbook=info["workbook"], settings=info["settings"])
-    if (
-        old is not None
-        and old.get("workbook") == info["workbook"]
-        and old.get("settings") == info["settings"]
-        and old.get("submission") == fresh["submission"]
-    ):
-        record["exercises"] = {**old.get("exercises", {}), **fresh["exercises"]}
-        record["exercises"] = {k: record["exercises"][k] for k in sorted(record["exercises"])}
+    record = replace(fresh, workbook=info["workbook"], settings=info["settings"])
+    if old is not None and _current(old, info, fresh.submission):
+        runs = {**old.exercises, **fresh.exercises}
+        record = replace(record, exercises={k: runs[k] for k in sorted(runs)})
     return record
 
 
@@ -218,6 +231,6 @@ def merge(inputs: list[Path], out: Path, feedback: str = "messages") -> Counter[
             if student in seen and state.read_record(seen[student], student) != record:
                 raise ValueError(f"{student} was graded differently in {seen[student]} and {path}")
             seen[student] = path
-            state.write_json(state.record_path(out, student), record)
+            state.write_record(out, record)
     state.write_json(out / state.BATCH, first)
     return write_outputs(out, feedback)

@@ -6,6 +6,9 @@ The instructor chooses how much of the hidden checks a student sees:
 ``messages``  (default) also each failing check's student-facing message (conventions §3); a failure
               that is not such a message shows only its exception lines, never the check's source;
 ``full``      also the names of hidden checks, whole tracebacks and the recorded evidence.
+
+A run of the student's own test (on the reference, a variant or the starter) is always one line: where
+it ran and how it ended, never a failure message (on the reference it could show the reference's code).
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ def task_markdown(task: TaskScore, level: str) -> list[str]:
         item = group[0]
         label = _label(item, level) if len(group) == 1 else _plural(group, level)
         lines += ["", f"- {'✓' if item.passed else '✗'} {label}: {item.outcome}"]
+        if item.kind == "student_test":
+            continue  # one line per run, whatever the level
         if item.message and not item.passed:
             lines += ["", *("  " + line for line in _block(_visible_text(item.message, item.kind, level)))]
         if level == "full" and item.evidence:
@@ -74,7 +79,7 @@ def _groups(items: tuple[Item, ...], level: str) -> list[list[Item]]:
         if item.passed and level != "full":
             continue
         prev = groups[-1][0] if groups else None
-        if prev is not None and level != "full" and _same_failure(prev, item, level):
+        if prev is not None and level != "full" and item.kind != "student_test" and _same_failure(prev, item, level):
             groups[-1].append(item)
         else:
             groups.append([item])
@@ -98,11 +103,12 @@ def _plural(group: list[Item], level: str) -> str:
 
 
 def _label(item: Item, level: str) -> str:
+    guard = " (guard)" if item.guard else ""
     if item.kind == "test":
-        return f"visible test `{item.name}`"
+        return f"visible test `{item.name}`{guard}"
     if item.kind == "student_test":
         return f"your test {item.name}"
-    return f"hidden check `{item.name}`" if level == "full" else "a hidden check"
+    return f"hidden check `{item.name}`{guard}" if level == "full" else f"a hidden check{guard}"
 
 
 def _visible_text(message: str, kind: str, level: str) -> str:

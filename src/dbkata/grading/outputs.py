@@ -16,6 +16,7 @@ from typing import Any
 
 from dbkata.grading import state
 from dbkata.grading.feedback import LEVELS, exercise_markdown, student_markdown
+from dbkata.grading.record import ExerciseRun, GradingRecord
 from dbkata.grading.report_html import class_report
 from dbkata.grading.score import ExerciseScore, StudentScore, score_student
 
@@ -28,12 +29,13 @@ def write_outputs(out: Path, level: str = "messages") -> Counter[str]:
     if info is None:
         raise ValueError(f"{out} has no batch.json: not a grade.py output folder")
     specs = [state.spec_from_json(e) for e in info["exercises"]]
-    scores = [score_student(sid, specs, rec) for sid, rec in sorted(state.read_records(out).items())]
+    records = state.read_records(out)
+    scores = [score_student(sid, specs, rec) for sid, rec in sorted(records.items())]
     state.write_text(out / "grades.csv", grades_csv(scores))
     state.write_text(out / "canvas.csv", canvas_csv(scores))
     state.write_text(out / "moodle.csv", moodle_csv(scores))
     state.write_text(out / "ta-worksheet.csv", ta_worksheet(scores))
-    state.write_json(out / "results.json", results_json(info, scores, state.read_records(out)))
+    state.write_json(out / "results.json", results_json(info, scores, records))
     _write_each(out / "feedback", {f"{s.student}.md": student_markdown(s, level) for s in scores})
     _write_each(
         out / "gradescope",
@@ -151,9 +153,7 @@ def _task_output(section: list[str], number: int) -> str:
     return "\n".join(section[start + 1 : end]).strip() + "\n"
 
 
-def results_json(
-    info: dict[str, Any], scores: list[StudentScore], records: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
+def results_json(info: dict[str, Any], scores: list[StudentScore], records: dict[str, GradingRecord]) -> dict[str, Any]:
     """Everything, for regrade disputes: per student, exercise, task and check the outcome and evidence."""
     students = []
     for s in scores:
@@ -164,28 +164,29 @@ def results_json(
                 "total": s.total,
                 "points": s.points,
                 "status": s.status,
-                "submission": record.get("submission"),
+                "submission": record.submission,
                 "notes": list(s.notes),
-                "exercises": [_exercise_json(e, record.get("exercises", {}).get(e.id, {})) for e in s.exercises],
+                "exercises": [_exercise_json(e, record.exercises.get(e.id)) for e in s.exercises],
             }
         )
     return {
         "version": state.STATE_VERSION,
         "workbook": info["workbook"],
         "settings": info["settings"],
+        "warnings": info.get("warnings", []),
         "exercises": info["exercises"],
         "students": students,
     }
 
 
-def _exercise_json(e: ExerciseScore, run: dict[str, Any]) -> dict[str, Any]:
+def _exercise_json(e: ExerciseScore, run: ExerciseRun | None) -> dict[str, Any]:
     return {
         "id": e.id,
         "score": e.score,
         "points": e.points,
-        "run_status": e.run_status,
+        "run_status": e.run_status.value,
         "message": e.message,
-        "files": run.get("files", []),
+        "files": list(run.files) if run is not None else [],
         "tasks": [
             {
                 "number": t.number,
@@ -196,10 +197,11 @@ def _exercise_json(e: ExerciseScore, run: dict[str, Any]) -> dict[str, Any]:
                     {
                         "name": i.name,
                         "kind": i.kind,
+                        "guard": i.guard,
                         "outcome": i.outcome,
                         "passed": i.passed,
                         "message": i.message,
-                        "evidence": i.evidence,
+                        "evidence": dict(i.evidence),
                     }
                     for i in t.items
                 ],

@@ -1,7 +1,9 @@
 """Run one submission: each exercise assembled on a pristine tree, in the sandbox, on its own databases.
 
-The result is a plain, JSON-ready record (no timings in the graded part, messages normalised), so that
-grading the same submission twice, or resuming after a kill, gives byte-identical outputs.
+The result is a typed grading record (:mod:`dbkata.grading.record`; no timings in the graded part,
+messages normalised), so that grading the same submission twice, or resuming after a kill, gives
+byte-identical outputs. A code-task run's report is checked against the ids the workbook expects
+(:mod:`dbkata.grading.expect`); the student-written test files never take part in that run.
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ from dbkata.assemble import assemble, overlay_editable
 from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.grading.collect import Submission
 from dbkata.grading.database import GradingDatabase, InfrastructureFault, SubmissionRole
+from dbkata.grading.expect import (
+    Expectations,
+    Expected,
+    code_task_run,
+    remove_student_tests,
+    student_test_targets,
+)
+from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
 from dbkata.grading.sandbox import Limits, Slot
-from dbkata.grading.state import STATE_VERSION
+from dbkata.report import Evidence, Outcome, Status, TestResult
 from dbkata.runner import RunResult, run_tree
 
 MESSAGE_LIMIT = 4000
@@ -59,6 +69,7 @@ class _Context:
     deadline: float
     counter: itertools.count[int]
     jobs: int = 1
+    expected: Expectations | None = None
 
 
 def grade_submission(
@@ -70,30 +81,29 @@ def grade_submission(
     settings: RunSettings,
     work: Path,
     jobs: int = 1,
-) -> dict[str, Any]:
-    """Grade the chosen exercises of one submission; every problem becomes part of the record."""
-    record: dict[str, Any] = {
-        "version": STATE_VERSION,
-        "student": sub.student,
-        "submission": sub.fingerprint(),
-        "notes": list(sub.problems),
-        "exercises": {},
-    }
+    expected: Expectations | None = None,
+) -> GradingRecord:
+    """Grade the chosen exercises of one submission; every problem becomes part of the record.
+
+    ``expected`` caches the ids each run must report across a batch (collected here when not given).
+    """
+    exercises: dict[str, ExerciseRun] = {}
     work.mkdir(parents=True, exist_ok=True)
     staged = sub.stage(work / "staged")
     started = time.monotonic()
     role = _role(db)
     deadline = started + settings.submission_timeout
-    ctx = _Context(catalog, slot, db, role, settings, work, deadline, itertools.count(1), jobs)
+    expected = expected or Expectations(catalog)
+    ctx = _Context(catalog, slot, db, role, settings, work, deadline, itertools.count(1), jobs, expected)
     try:
         for spec in specs:
-            record["exercises"][spec.id] = grade_exercise(ctx, spec, staged / spec.id)
+            exercises[spec.id] = grade_exercise(ctx, spec, staged / spec.id)
     finally:
         slot.kill_all()
         _quietly(db.drop_role, role)
         shutil.rmtree(work, ignore_errors=True)
-    record["seconds"] = round(time.monotonic() - started, 3)  # volatile: kept out of the outputs
-    return record
+    seconds = round(time.monotonic() - started, 3)  # volatile: kept out of the outputs
+    return GradingRecord(sub.student, sub.fingerprint(), tuple(sub.problems), exercises, seconds=seconds)
 
 
 def _role(db: GradingDatabase) -> SubmissionRole:
@@ -104,11 +114,11 @@ def _role(db: GradingDatabase) -> SubmissionRole:
         return db.create_role()
 
 
-def grade_exercise(ctx: _Context, spec: ExerciseSpec, target: Path) -> dict[str, Any]:
+def grade_exercise(ctx: _Context, spec: ExerciseSpec, target: Path) -> ExerciseRun:
     """Run one exercise's tests and checks (and the student's own test, where a task grades it)."""
     files = sorted(n for n in spec.editable if (target / n).is_file())
     if not files:
-        return {"status": "not_submitted", "message": None, "files": [], "tests": []}
+        return ExerciseRun(Status.NOT_SUBMITTED)
     try:
         _quietly(ctx.db.make_room_for_templates, ctx.jobs + 2)
         return _grade_exercise(ctx, spec, target, files)
@@ -122,37 +132,31 @@ def _quietly(cleanup: Callable[..., None], *args: Any) -> None:
         cleanup(*args)
 
 
-def _grade_exercise(ctx: _Context, spec: ExerciseSpec, target: Path, files: list[str]) -> dict[str, Any]:
+def _grade_exercise(ctx: _Context, spec: ExerciseSpec, target: Path, files: list[str]) -> ExerciseRun:
     result = _run_checked(ctx, spec, target, None, ())
-    entry: dict[str, Any] = {
-        "status": result.status,
-        "message": _clean(_explain(result), ctx),
-        "files": files,
-        "tests": [_test_entry(t, ctx) for t in result.tests],
-    }
-    if result.status == "ok":
-        student_tests = {
-            str(t.number): _student_test(ctx, spec, target, t.student_test) for t in spec.tasks if t.student_test
-        }
-        if student_tests:
-            entry["student_tests"] = student_tests
-    return entry
+    expected = (ctx.expected or Expectations(ctx.catalog)).of(spec) if result.status == Status.OK else Expected()
+    tests = tuple(_test_entry(t, ctx) for t in result.tests)
+    entry = code_task_run(expected, result.status, _clean(_explain(result), ctx), tuple(files), tests)
+    if entry.status != Status.OK:
+        return entry
+    student_tests = {t.number: _student_test(ctx, spec, target, t.student_test) for t in spec.tasks if t.student_test}
+    return replace(entry, student_tests=student_tests)
 
 
-def _student_test(ctx: _Context, spec: ExerciseSpec, target: Path, name: str) -> list[dict[str, Any]]:
-    """The student's test file against the reference, the starter and every known-bad variant."""
+def _student_test(ctx: _Context, spec: ExerciseSpec, target: Path, name: str) -> tuple[StudentTestRun, ...]:
+    """The student's test file on every correct version (reference, ``good_*``), then on every flawed one.
+
+    It must pass on each correct version first; once it fails on one, the rest would not change the score.
+    """
     if not (target / name).is_file():
-        return [{"target": "solution", "outcome": "not submitted", "message": f"{name} was not submitted"}]
-    catalog = ctx.catalog
-    flawed = [("starter", catalog.exercise_dir(spec))]
-    flawed += [(v.name, v) for v in catalog.variants(spec) if v.name.startswith("bad_")]
+        return (StudentTestRun("solution", TestRunOutcome.NOT_SUBMITTED),)
     runs = []
-    for label, code in [("solution", catalog.solution_dir(spec)), *flawed]:
-        result = _run_checked(ctx, spec, code, target, (name,))
-        runs.append({"target": label, **_classify(result, ctx)})
-        if label == "solution" and runs[0]["outcome"] != "passed":
-            break  # it must pass on the reference first; the rest would not change the score
-    return runs
+    for label, code in student_test_targets(ctx.catalog, spec):
+        run = classify(label, _run_checked(ctx, spec, code, target, (name,)))
+        runs.append(run)
+        if run.correct_version and run.outcome != TestRunOutcome.PASSED:
+            break
+    return tuple(runs)
 
 
 def _explain(result: RunResult) -> str | None:
@@ -176,15 +180,14 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
-def _classify(result: RunResult, ctx: _Context) -> dict[str, Any]:
-    if result.status != "ok":
-        return {"outcome": result.status, "message": _clean(_explain(result), ctx)}
+def classify(target: str, result: RunResult) -> StudentTestRun:
+    """One run of a student's test: its outcome and the names of the tests that failed, never their messages."""
+    if result.status != Status.OK:
+        return StudentTestRun(target, TestRunOutcome.INCOMPLETE, result.status)
     if not result.tests:
-        return {"outcome": "no tests", "message": None}
-    failed = result.failed()
-    if failed:
-        return {"outcome": "failed", "message": _clean(failed[0].get("message"), ctx)}
-    return {"outcome": "passed", "message": None}
+        return StudentTestRun(target, TestRunOutcome.NO_TESTS)
+    failed = tuple(sorted({t.name for t in result.failed()}))
+    return StudentTestRun(target, TestRunOutcome.FAILED if failed else TestRunOutcome.PASSED, failed=failed)
 
 
 def _run_checked(
@@ -194,7 +197,7 @@ def _run_checked(
     claimed = 0
     for attempt in range(3):
         result = _run_once(ctx, spec, code, tests_from, selection)
-        if result.status == "ok" and not any(t["outcome"] == "error" for t in result.tests):
+        if result.status == Status.OK and not any(t.outcome == Outcome.ERROR for t in result.tests):
             return result
         if attempt < 2 and _harness_teardown_failed(result):
             continue
@@ -205,18 +208,18 @@ def _run_checked(
                 ctx.db.repair()
                 ctx.db.ensure_role(ctx.role)
             except (InfrastructureFault, psycopg.Error) as second:
-                return RunResult("infrastructure_error", message=f"{fault}; repair failed: {second}")
+                return RunResult(Status.INFRASTRUCTURE_ERROR, message=f"{fault}; repair failed: {second}")
             continue
-        if result.status != "infrastructure_error":
+        if result.status != Status.INFRASTRUCTURE_ERROR:
             return result
         claimed += 1
         if claimed > 1:
             return RunResult(
-                "crashed",
+                Status.CRASHED,
                 message="the run reported a database failure, but the grader found the "
                 f"server healthy: {result.message}",
             )
-    return RunResult("infrastructure_error", message="the database server kept failing; gave up after 3 tries")
+    return RunResult(Status.INFRASTRUCTURE_ERROR, message="the database server kept failing; gave up after 3 tries")
 
 
 def _harness_teardown_failed(result: RunResult) -> bool:
@@ -226,7 +229,7 @@ def _harness_teardown_failed(result: RunResult) -> bool:
     its own (an autovacuum worker that just started on the database); nothing the submission did.
     """
     return any(
-        t["outcome"] == "error" and "permission denied to terminate process" in (t.get("message") or "")
+        t.outcome == Outcome.ERROR and "permission denied to terminate process" in (t.message or "")
         for t in result.tests
     )
 
@@ -237,13 +240,15 @@ def _run_once(
     remaining = ctx.deadline - time.monotonic()
     if remaining <= 1:
         return RunResult(
-            "not_run", message=f"the submission's time budget of {ctx.settings.submission_timeout:g} s was used up"
+            Status.NOT_RUN, message=f"the submission's time budget of {ctx.settings.submission_timeout:g} s was used up"
         )
     n = next(ctx.counter)
     tree = ctx.work / f"run{n}"
     folder = assemble(ctx.catalog, spec, code, tree)
     if tests_from is not None:
         overlay_editable(replace(spec, editable=selection), tests_from, folder)
+    else:
+        remove_student_tests(spec, folder)  # the code-task run: only the workbook's tests and checks
     ctx.slot.give(tree)
     timeout = min(ctx.settings.limits.timeout, remaining)
     limits = replace(ctx.settings.limits, timeout=timeout)
@@ -266,15 +271,10 @@ def _run_once(
         shutil.rmtree(tree, ignore_errors=True)
 
 
-def _test_entry(test: dict[str, Any], ctx: _Context) -> dict[str, Any]:
-    return {
-        "nodeid": test["nodeid"],
-        "kind": test.get("kind"),
-        "task": test.get("task"),
-        "outcome": test.get("outcome"),
-        "message": _clean(test.get("message"), ctx),
-        "evidence": _clean_json(test.get("evidence") or {}, ctx),
-    }
+def _test_entry(test: TestResult, ctx: _Context) -> TestResult:
+    """The record's copy of a test: normalised message and evidence, no duration."""
+    evidence = Evidence(_clean_json(dict(test.evidence.entries), ctx))
+    return replace(test, message=_clean(test.message, ctx), duration=0.0, evidence=evidence)
 
 
 def _clean(text: str | None, ctx: _Context) -> str | None:

@@ -1,46 +1,55 @@
 """Scoring: from what the runs observed to points, with the reason for every point given or withheld.
 
-Pure functions over plain data (the per-student record the run stage writes); no I/O.
+Pure functions over the typed grading record (:mod:`dbkata.grading.record`); no I/O.
 
-Rules (the instructor guide states them the same way):
+Rules (README.md, "How points are computed", states them the same way):
 
-* a task graded by checks earns its points in proportion to the checks and visible tests marked with
-  it that passed (a skipped or missing one counts as not passed);
-* if the exercise's run did not complete (syntax error, crash, timeout) its automatic tasks earn 0;
-* a task graded by the student's own test (``student_test``) earns 0 unless that test passes on the
-  reference solution; otherwise its points in proportion to the flawed versions it fails on (the
-  starter and every known-bad variant);
+* a guard (a check or visible test marked ``guard``: the untouched starter passes it) earns nothing;
+  if any guard of a task did not pass, the task earns 0;
+* otherwise a task graded by checks earns its points in proportion to its other checks and visible
+  tests that passed (a skipped one counts as not passed);
+* if the exercise's run did not complete (syntax error, crash, timeout, an invalid report) its
+  automatic tasks earn 0;
+* a task graded by the student's own test (``student_test``) earns 0 unless that test passes on every
+  correct version (the reference solution and every ``good_*`` variant); otherwise its points in
+  proportion to the flawed versions it fails on (the starter and every ``bad_*`` variant);
 * a manual task has no automatic score (an empty cell for the TA);
 * an infrastructure error gives no score at all: the submission is graded again on the next run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dbkata.catalog import ExerciseSpec, Task
+from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
+from dbkata.report import Outcome, Status, TestResult
 
 RUN_PROBLEMS = {
-    "collection_error": "the tests could not even be collected (the code does not import)",
-    "crashed": "the test run crashed",
-    "timeout": "the test run did not finish in time",
-    "not_run": "not run",
-    "not_graded": "not graded yet (grade.py was run for other exercises only)",
-    "not_submitted": "no file of this exercise was submitted",
+    Status.COLLECTION_ERROR: "the tests could not even be collected (the code does not import)",
+    Status.CRASHED: "the test run crashed",
+    Status.TIMEOUT: "the test run did not finish in time",
+    Status.INVALID_REPORT: "the test run's report is not valid (it must list every test and check once)",
+    Status.NOT_RUN: "not run",
+    Status.NOT_GRADED: "not graded yet (grade.py was run for other exercises only)",
+    Status.NOT_SUBMITTED: "no file of this exercise was submitted",
 }
+NOT_GRADED = ExerciseRun(Status.NOT_GRADED)
 
 
 @dataclass(frozen=True)
 class Item:
-    """One visible test or hidden check, as the student's code fared on it."""
+    """One visible test or hidden check (or one run of the student's test), as the student's code fared on it."""
 
     name: str
-    kind: str  # "test" (visible) or "check" (hidden)
+    kind: str  # "test" (visible), "check" (hidden) or "student_test"
     passed: bool
     outcome: str
     message: str | None = None
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    guard: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,14 +77,14 @@ class ExerciseScore:
 
     id: str
     title: str
-    run_status: str
+    run_status: Status
     message: str | None
     tasks: tuple[TaskScore, ...]
 
     @property
     def score(self) -> float | None:
         """Automatic points earned; None after an infrastructure error."""
-        if self.run_status == "infrastructure_error":
+        if self.run_status == Status.INFRASTRUCTURE_ERROR:
             return None
         return round(sum(t.score for t in self.tasks if t.score is not None), 2)
 
@@ -107,95 +116,119 @@ class StudentScore:
     def status(self) -> str:
         """``graded``, ``graded with errors`` (a run crashed or timed out), ``incomplete``, ``infrastructure_error``."""
         runs = {e.run_status for e in self.exercises}
-        if "infrastructure_error" in runs:
+        if Status.INFRASTRUCTURE_ERROR in runs:
             return "infrastructure_error"
-        if "not_graded" in runs:
+        if Status.NOT_GRADED in runs:
             return "incomplete"
-        return "graded with errors" if runs & {"crashed", "timeout", "not_run"} else "graded"
+        problems = {Status.CRASHED, Status.TIMEOUT, Status.NOT_RUN, Status.INVALID_REPORT}
+        return "graded with errors" if runs & problems else "graded"
 
 
-def score_student(student: str, specs: list[ExerciseSpec], record: dict[str, Any]) -> StudentScore:
+def score_student(student: str, specs: list[ExerciseSpec], record: GradingRecord | None) -> StudentScore:
     """Score every exercise of one student's record."""
-    runs = record.get("exercises", {})
-    exercises = tuple(score_exercise(spec, runs.get(spec.id, {"status": "not_graded"})) for spec in specs)
-    return StudentScore(student, exercises, tuple(record.get("notes", ())))
+    runs = record.exercises if record is not None else {}
+    exercises = tuple(score_exercise(spec, runs.get(spec.id, NOT_GRADED)) for spec in specs)
+    return StudentScore(student, exercises, record.notes if record is not None else ())
 
 
-def score_exercise(spec: ExerciseSpec, run: dict[str, Any]) -> ExerciseScore:
+def score_exercise(spec: ExerciseSpec, run: ExerciseRun) -> ExerciseScore:
     """Score one exercise from its run."""
-    status = str(run.get("status", "not_run"))
-    message = run.get("message")
-    tasks = tuple(_score_task(task, status, message, run) for task in spec.tasks)
-    return ExerciseScore(spec.id, spec.title, status, message, tasks)
+    tasks = tuple(_score_task(task, run) for task in spec.tasks)
+    return ExerciseScore(spec.id, spec.title, run.status, run.message, tasks)
 
 
-def _score_task(task: Task, status: str, message: str | None, run: dict[str, Any]) -> TaskScore:
+def _score_task(task: Task, run: ExerciseRun) -> TaskScore:
     if task.manual is not None:
         return TaskScore(task.number, task.points, None, "graded by a person", manual=task.manual)
-    if status == "infrastructure_error":
+    if run.status == Status.INFRASTRUCTURE_ERROR:
         return TaskScore(task.number, task.points, None, "not graded: infrastructure error (retried next run)")
-    if status != "ok":
-        why = RUN_PROBLEMS.get(status, status)
-        return TaskScore(task.number, task.points, 0.0, f"{why}: {message}" if message else why)
+    if run.status != Status.OK:
+        why = RUN_PROBLEMS.get(run.status, run.status.value)
+        return TaskScore(task.number, task.points, 0.0, f"{why}: {run.message}" if run.message else why)
     if task.student_test:
-        return _score_student_test(task, run.get("student_tests", {}).get(str(task.number), []))
-    items = tuple(_item(t) for t in run.get("tests", []) if t.get("task") == task.number)
+        return _score_student_test(task, run.student_tests.get(task.number, ()))
+    return _score_checks(task, tuple(t for t in run.tests if t.task == task.number))
+
+
+def _score_checks(task: Task, tests: tuple[TestResult, ...]) -> TaskScore:
+    """Guards must all pass (else 0); then points in proportion to the other items that passed."""
+    items = tuple(_item(t) for t in tests)
     if not items:
         return TaskScore(task.number, task.points, 0.0, "no test or check of this task ran")
-    passed = sum(i.passed for i in items)
-    score = round(task.points * passed / len(items), 2)
-    return TaskScore(task.number, task.points, score, f"{passed} of {len(items)} checks passed", items)
-
-
-def _item(test: dict[str, Any]) -> Item:
-    name = str(test.get("nodeid", "?")).split("::", 1)[-1]
-    outcome = str(test.get("outcome", "missing"))
-    return Item(
-        name,
-        str(test.get("kind", "check")),
-        outcome == "passed",
-        outcome,
-        test.get("message"),
-        dict(test.get("evidence") or {}),
-    )
-
-
-def _score_student_test(task: Task, runs: list[dict[str, Any]]) -> TaskScore:
-    items = tuple(_student_test_item(r) for r in runs)
-    reference = [r for r in runs if r.get("target") == "solution"]
-    if reference and reference[0].get("outcome") == "not submitted":
-        return TaskScore(task.number, task.points, 0.0, f"{task.student_test} was not submitted", items)
-    if not reference or reference[0].get("outcome") != "passed":
-        got = reference[0] if reference else {"outcome": "not run", "message": None}
-        why = f"your {task.student_test} must pass on the reference solution; there it {_describe(got)}"
+    broken = [i for i in items if i.guard and not i.passed]
+    if broken:
+        names = ", ".join(f"`{i.name}`" for i in broken)
+        what = "guard" if len(broken) == 1 else "guards"
+        why = f"{what} {names} did not pass (it passes on the starter code; breaking it costs the whole task)"
         return TaskScore(task.number, task.points, 0.0, why, items)
-    flawed = [r for r in runs if r.get("target") != "solution"]
-    caught = sum(r.get("outcome") == "failed" for r in flawed)
+    graded = [i for i in items if not i.guard]
+    if not graded:
+        return TaskScore(task.number, task.points, 0.0, "the workbook has no graded check for this task", items)
+    passed = sum(i.passed for i in graded)
+    score = round(task.points * passed / len(graded), 2)
+    return TaskScore(task.number, task.points, score, f"{passed} of {len(graded)} checks passed", items)
+
+
+def _item(test: TestResult) -> Item:
+    return Item(
+        test.name,
+        test.kind.value,
+        test.outcome == Outcome.PASSED,
+        test.outcome.value,
+        test.message,
+        dict(test.evidence.entries),
+        test.guard,
+    )
+
+
+def _score_student_test(task: Task, runs: tuple[StudentTestRun, ...]) -> TaskScore:
+    """Passes on every correct version (else 0); then points in proportion to the flawed versions it fails."""
+    items = tuple(_student_test_item(r) for r in runs)
+    name = task.student_test
+    if not runs:
+        return TaskScore(task.number, task.points, 0.0, f"your {name} did not run", items)
+    if runs[0].outcome == TestRunOutcome.NOT_SUBMITTED:
+        return TaskScore(task.number, task.points, 0.0, f"{name} was not submitted", items)
+    correct = [r for r in runs if r.correct_version]
+    wrong = next((r for r in correct if r.outcome != TestRunOutcome.PASSED), None)
+    if wrong is not None or not correct:
+        where = _where(wrong.target) if wrong else "the reference solution"
+        got = _describe(wrong) if wrong else "did not run"
+        why = f"your {name} must pass on every correct version of the code; on {where} it {got}"
+        return TaskScore(task.number, task.points, 0.0, why, items)
+    passes = "passes on the reference solution" + (
+        f" and {len(correct) - 1} other correct version(s)" if len(correct) > 1 else ""
+    )
+    flawed = [r for r in runs if not r.correct_version]
     if not flawed:
-        return TaskScore(task.number, task.points, task.points, "passes on the reference solution", items)
+        return TaskScore(task.number, task.points, task.points, passes, items)
+    caught = sum(r.outcome == TestRunOutcome.FAILED for r in flawed)
     score = round(task.points * caught / len(flawed), 2)
-    return TaskScore(
-        task.number,
-        task.points,
-        score,
-        f"passes on the reference solution and catches {caught} of {len(flawed)} flawed versions",
-        items,
-    )
+    why = f"{passes} and catches {caught} of {len(flawed)} flawed versions"
+    return TaskScore(task.number, task.points, score, why, items)
 
 
-def _student_test_item(run: dict[str, Any]) -> Item:
-    target = str(run.get("target"))
-    outcome = str(run.get("outcome"))
+def _where(target: str) -> str:
     if target == "solution":
-        return Item("on the reference solution", "student_test", outcome == "passed", outcome, run.get("message"))
-    label = "on the starter code" if target == "starter" else f"on the flawed version {target}"
-    return Item(label, "student_test", outcome == "failed", outcome, run.get("message"))
+        return "the reference solution"
+    if target == "starter":
+        return "the starter code"
+    return f"the correct version {target}" if target.startswith("good_") else f"the flawed version {target}"
 
 
-def _describe(run: dict[str, Any]) -> str:
-    outcome = run.get("outcome")
-    text = {"failed": "failed", "no tests": "collected no test", "not run": "did not run"}.get(
-        str(outcome), f"ended: {outcome}"
+def _student_test_item(run: StudentTestRun) -> Item:
+    """One line per run: where, and how it ended (never a failure message: it could carry the code run)."""
+    caught = run.outcome == TestRunOutcome.FAILED
+    passed = run.outcome == TestRunOutcome.PASSED if run.correct_version else caught
+    return Item(f"on {_where(run.target)}", "student_test", passed, _describe(run))
+
+
+def _describe(run: StudentTestRun) -> str:
+    if run.outcome == TestRunOutcome.FAILED:
+        shown = ", ".join(run.failed[:3]) + (f" and {len(run.failed) - 3} more" if len(run.failed) > 3 else "")
+        return f"failed ({shown})" if shown else "failed"
+    if run.outcome == TestRunOutcome.INCOMPLETE:
+        return f"did not complete ({run.status.value.replace('_', ' ')})"
+    return {TestRunOutcome.NO_TESTS: "collected no test", TestRunOutcome.NOT_SUBMITTED: "was not submitted"}.get(
+        run.outcome, run.outcome.value
     )
-    message = run.get("message")
-    return f"{text}: {message.splitlines()[0]}" if message else text

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from dbkata.catalog import Catalog, ExerciseSpec, Task
+from dbkata.grading.record import GradingRecord
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 RECORDS = "records"
 BATCH = "batch.json"
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache"}
@@ -35,12 +36,13 @@ def workbook_fingerprint(catalog: Catalog) -> str:
     return digest.hexdigest()[:16]
 
 
-def batch_info(catalog: Catalog, settings: dict[str, Any]) -> dict[str, Any]:
-    """What batch.json holds: the workbook's fingerprint, its exercises, and the run settings."""
+def batch_info(catalog: Catalog, settings: dict[str, Any], warnings: tuple[str, ...] = ()) -> dict[str, Any]:
+    """What batch.json holds: the workbook's fingerprint, its exercises, the run settings, and warnings."""
     return {
         "version": STATE_VERSION,
         "workbook": workbook_fingerprint(catalog),
         "settings": settings,
+        "warnings": list(warnings),
         "exercises": [spec_to_json(s) for s in catalog.exercises],
     }
 
@@ -101,16 +103,20 @@ def record_path(out: Path, student: str) -> Path:
     return out / RECORDS / f"{student}.json"
 
 
-def read_record(out: Path, student: str) -> dict[str, Any] | None:
-    """One student's record, or None if absent or unreadable (then the student is graded again)."""
+def read_record(out: Path, student: str) -> GradingRecord | None:
+    """One student's record, or None if absent, unreadable or of another version (then graded again)."""
     try:
-        data = json.loads(record_path(out, student).read_text())
+        return GradingRecord.from_json(json.loads(record_path(out, student).read_text()))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and data.get("version") == STATE_VERSION else None
 
 
-def read_records(out: Path) -> dict[str, dict[str, Any]]:
+def write_record(out: Path, record: GradingRecord) -> None:
+    """Store one student's record atomically."""
+    write_json(record_path(out, record.student), record.to_json())
+
+
+def read_records(out: Path) -> dict[str, GradingRecord]:
     """Every student's record in an output folder, by student id."""
     folder = out / RECORDS
     records = {}
