@@ -158,8 +158,8 @@ def _starter(spec: ExerciseSpec, expected: Expected, done: list[tuple[_Job, RunR
     starter = next((r for job, r in done if job.purpose == _Purpose.CODE and job.name == "starter"), None)
     if starter is None or starter.status != Status.OK:
         return []  # already reported by _judge
-    broken = sorted(t.name for t in starter.tests if t.guard and t.failed)
-    free = sorted(t.name for t in starter.tests if not t.guard and not t.failed)
+    broken = sorted(_short(t.nodeid) for t in starter.tests if t.guard and t.failed)
+    free = sorted(_short(t.nodeid) for t in starter.tests if not t.guard and not t.failed)
     verdicts = [
         Verdict(spec.id, "starter", "passes every guard", not broken, ", ".join(broken)),
         Verdict(
@@ -179,6 +179,12 @@ def _starter(spec: ExerciseSpec, expected: Expected, done: list[tuple[_Job, RunR
     earned = [f"task {t.number}: {t.score:g} ({t.reason})" for t in scored.tasks if t.score]
     verdicts.append(Verdict(spec.id, "starter", "scores 0 on every task", not earned, "; ".join(earned)))
     return verdicts
+
+
+def _short(nodeid: str) -> str:
+    """``check_x.py::test_y[p]`` from ``exercises/.../check_x.py::test_y[p]``."""
+    path, sep, name = nodeid.partition("::")
+    return path.rsplit("/", 1)[-1] + sep + name
 
 
 def _task_of(spec: ExerciseSpec, student_test: str) -> int:

@@ -28,7 +28,7 @@ def test_an_unmarked_check_the_starter_passes_and_a_starter_test_that_scores_are
         "check check_tally.py::test_double_stays_a_plain_function: fails on the starter or at least one known-bad "
         "variant": "",
         "starter: fails every test and check that is not a guard": (
-            "passes (mark it guard, or make it need a change): test_double_stays_a_plain_function"
+            "passes (mark it guard, or make it need a change): check_tally.py::test_double_stays_a_plain_function"
         ),
         "starter: scores 0 on every task": (
             "task 1: 0.4 (1 of 5 checks passed); task 3: 2 (passes on the reference solution and 1 other "
