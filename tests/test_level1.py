@@ -67,6 +67,8 @@ SET = Question("failed", "1b", 1, "set", "which fail", choices=("A", "B", "C"))
 INT = Question("rows", "1c", 1, "int", "how many", allow_none=True)
 EXC = Question("error", "1d", 1, "exception", "which exception", allow_none=True)
 BOOL = Question("exists", "2", 2, "bool", "is it there")
+NUMBERED = Question("failed", "3", 3, "set", "which requests", choices=tuple(str(i) for i in range(10)))
+QUALIFIED = Question("error", "4", 4, "exception", "which exception", qualified=True)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +83,9 @@ BOOL = Question("exists", "2", 2, "bool", "is it there")
         (EXC, "none", None),
         (BOOL, "Yes", True),
         (BOOL, False, False),
+        (NUMBERED, [9, "3", 4], {"3", "4", "9"}),
+        (QUALIFIED, "sqlalchemy.exc.TimeoutError", "sqlalchemy.exc.TimeoutError"),
+        (QUALIFIED, "TimeoutError", "builtins.TimeoutError"),
     ],
 )
 def test_equivalent_spellings_match(question: Question, raw: object, actual: object) -> None:
@@ -98,6 +103,8 @@ def test_equivalent_spellings_match(question: Question, raw: object, actual: obj
         (EXC, "builtins.TimeoutError", "sqlalchemy.exc.TimeoutError"),  # a full name must be the class
         (EXC, "none", "sqlalchemy.exc.MissingGreenlet"),
         (BOOL, "no", True),
+        (NUMBERED, [3, 4], {"3", "4", "9"}),
+        (QUALIFIED, "TimeoutError", "sqlalchemy.exc.TimeoutError"),  # a bare name is the builtin
     ],
 )
 def test_different_answers_do_not_match(question: Question, raw: object, actual: object) -> None:
@@ -107,7 +114,7 @@ def test_different_answers_do_not_match(question: Question, raw: object, actual:
 @pytest.mark.parametrize(
     ("question", "raw", "says"),
     [
-        (SEQ, "DEP-1, SEND", "not a list of strings"),
+        (SEQ, "DEP-1, SEND", "not a list of labels"),
         (SEQ, ["DEP-1", "COMMIT"], "unknown label(s) 'COMMIT'"),
         (SET, ["A", "a"], "a label appears twice"),
         (INT, "zero", "not a whole number"),

@@ -31,6 +31,8 @@ _FORMS = {
     "set": "a list of labels, in any order, from {choices}",
     "choice": "one of {choices}",
     "exception": 'an exception class name such as "KeyError" or "sqlalchemy.exc.NoResultFound"{none}',
+    "qualified": 'an exception class as an `except` clause would name it: "KeyError" (a builtin) or '
+    '"sqlalchemy.exc.NoResultFound"{none}',
     "int": "a whole number such as 7{none}",
     "bool": 'true or false (or "yes" / "no")',
     "text": "a few sentences in a string",
@@ -52,6 +54,7 @@ class Question:
     prompt: str
     choices: tuple[str, ...] = ()
     allow_none: bool = False  # int/exception: "none" is a valid answer
+    qualified: bool = False  # exception: a bare name means a builtin, as in an `except` clause
     concept: str = ""  # where to look when the prediction was wrong
 
     @property
@@ -63,7 +66,8 @@ class Question:
         """The expected form, in words."""
         choices = ", ".join(f'"{c}"' for c in self.choices)
         none = ', or "none"' if self.allow_none else ""
-        return _FORMS[self.kind].format(choices=choices, none=none)
+        form = "qualified" if self.kind == "exception" and self.qualified else self.kind
+        return _FORMS[form].format(choices=choices, none=none)
 
     def normalize(self, raw: object) -> Any:
         """The answer in canonical form (labels spelled as declared); :class:`AnswerError` if malformed."""
@@ -102,13 +106,14 @@ class Question:
 
 
 def _labels(q: Question, raw: object) -> list[str]:
-    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-        raise AnswerError("not a list of strings")
+    if not isinstance(raw, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in raw):
+        raise AnswerError("not a list of labels")
     canonical = {c.lower(): c for c in q.choices}
-    unknown = [v for v in raw if v.strip().lower() not in canonical]
+    given = [str(v).strip().lower() for v in raw]  # numbered labels may be written as numbers
+    unknown = [v for v, g in zip(raw, given, strict=True) if g not in canonical]
     if unknown:
         raise AnswerError(f"unknown label(s) {', '.join(repr(u) for u in unknown)}")
-    return [canonical[v.strip().lower()] for v in raw]
+    return [canonical[g] for g in given]
 
 
 def _sequence(q: Question, raw: object) -> list[str]:
@@ -123,7 +128,7 @@ def _set(q: Question, raw: object) -> frozenset[str]:
 
 
 def _choice(q: Question, raw: object) -> str:
-    if not isinstance(raw, str):
+    if not isinstance(raw, (str, int)) or isinstance(raw, bool):
         raise AnswerError("not a string")
     return _labels(q, [raw])[0]
 
@@ -138,7 +143,7 @@ def _exception(q: Question, raw: object) -> str | None:
         raise AnswerError("this question expects an exception")
     if not all(part.isidentifier() for part in name.split(".")):
         raise AnswerError("not a class name")
-    return name
+    return f"builtins.{name}" if q.qualified and "." not in name else name
 
 
 def _int(q: Question, raw: object) -> int | None:
@@ -220,6 +225,7 @@ def _question(entry: dict[str, Any], path: Path) -> Question:
         prompt=str(entry["prompt"]),
         choices=tuple(entry.get("choices", ())),
         allow_none=bool(entry.get("allow_none", False)),
+        qualified=bool(entry.get("qualified", False)),
         concept=str(entry.get("concept", "")),
     )
 
