@@ -287,7 +287,7 @@ def test_reference_scores_full_and_seed_answers_lose_tasks_1(tmp_path: Path, sha
             {"test_kept_selects"},
         ),
     ],
-    ids=lambda v: v if isinstance(v, str) else "",
+    ids=["lifecycle", "phantom", "refresh", "weak_identity_map"],
 )
 def test_changing_the_puzzle_changes_the_key(
     exercise: str, edit: tuple[str, str, str], lost: set[str], tmp_path: Path, shared_server: None
