@@ -174,7 +174,8 @@ def _starter(spec: ExerciseSpec, expected: Expected, done: list[tuple[_Job, RunR
     tests: dict[int, list[StudentTestRun]] = {}
     for job, result in done:
         if job.purpose == _Purpose.STARTER_TEST:
-            tests.setdefault(_task_of(spec, job.selection[0]), []).append(classify(job.label, result))
+            source = (job.test_from / job.selection[0]).read_text() if job.test_from else ""
+            tests.setdefault(_task_of(spec, job.selection[0]), []).append(classify(job.label, result, source))
     scored = score_exercise(spec, replace(run, student_tests={k: tuple(v) for k, v in tests.items()}))
     earned = [f"task {t.number}: {t.score:g} ({t.reason})" for t in scored.tasks if t.score]
     verdicts.append(Verdict(spec.id, "starter", "scores 0 on every task", not earned, "; ".join(earned)))

@@ -165,11 +165,11 @@ def test_student_test_is_run_against_every_correct_version_then_the_starter_and_
         ("on the correct version good_core_insert", "passed", True),
         (
             "on the starter code",
-            "failed (test_add_items_commits, test_double[-2--4], test_double[0-0] and 1 more)",
+            "failed (test_add_items_commits, test_double)",
             True,
         ),
         ("on the flawed version bad_no_commit", "failed (test_add_items_commits)", True),
-        ("on the flawed version bad_off_by_one", "failed (test_double[0-0])", True),
+        ("on the flawed version bad_off_by_one", "failed (test_double)", True),
     ]
     assert task3["score"] == 2
 

@@ -6,8 +6,10 @@ import pytest
 
 from dbkata.catalog import ExerciseSpec, Task
 from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
+from dbkata.grading.run import classify
 from dbkata.grading.score import score_exercise, score_student
 from dbkata.report import Kind, Outcome, Status, TestResult
+from dbkata.runner import RunResult
 
 SPEC = ExerciseSpec(
     "level2/ex01_tally",
@@ -171,6 +173,21 @@ def test_student_test_runs_carry_one_line_each_and_no_message() -> None:
     assert [(i.name, i.outcome, i.message) for i in task.items] == [
         ("on the reference solution", "did not complete (crashed)", None)
     ]
+
+
+def test_a_student_test_run_names_only_functions_written_in_the_students_file() -> None:
+    source = "import pytest\n\n\ndef test_double(exercise):\n    ...\n"
+    path = "exercises/level2/ex01_tally/test_mine.py::"
+    tests = (
+        TestResult(path + "test_double[secret-source]", Kind.TEST, 3, Outcome.FAILED),
+        TestResult(path + "test_made_from_the_code_it_ran", Kind.TEST, 3, Outcome.FAILED),
+        TestResult(path + "test_ok", Kind.TEST, 3, Outcome.PASSED),
+    )
+    run = classify("solution", RunResult(Status.OK, tests), source)
+    assert run == StudentTestRun("solution", FAILED, failed=("a test not written as a function", "test_double"))
+    assert classify("bad_a", RunResult(Status.TIMEOUT, message="secret"), source) == StudentTestRun(
+        "bad_a", TestRunOutcome.INCOMPLETE, Status.TIMEOUT
+    )
 
 
 def test_student_total_and_status() -> None:

@@ -152,7 +152,8 @@ def _student_test(ctx: _Context, spec: ExerciseSpec, target: Path, name: str) ->
         return (StudentTestRun("solution", TestRunOutcome.NOT_SUBMITTED),)
     runs = []
     for label, code in student_test_targets(ctx.catalog, spec):
-        run = classify(label, _run_checked(ctx, spec, code, target, (name,)))
+        source = (target / name).read_text(errors="replace")
+        run = classify(label, _run_checked(ctx, spec, code, target, (name,)), source)
         runs.append(run)
         if run.correct_version and run.outcome != TestRunOutcome.PASSED:
             break
@@ -180,14 +181,24 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
-def classify(target: str, result: RunResult) -> StudentTestRun:
-    """One run of a student's test: its outcome and the names of the tests that failed, never their messages."""
+def classify(target: str, result: RunResult, source: str) -> StudentTestRun:
+    """One run of a student's test: its outcome and which tests failed, never their messages.
+
+    A failed test is named only by a function name written in the student's file (``source``): a name
+    made up while the test ran (a parametrize id, a generated function) could carry the code it ran on.
+    """
     if result.status != Status.OK:
         return StudentTestRun(target, TestRunOutcome.INCOMPLETE, result.status)
     if not result.tests:
         return StudentTestRun(target, TestRunOutcome.NO_TESTS)
-    failed = tuple(sorted({t.name for t in result.failed()}))
+    failed = tuple(sorted({_written_name(t.name, source) for t in result.failed()}))
     return StudentTestRun(target, TestRunOutcome.FAILED if failed else TestRunOutcome.PASSED, failed=failed)
+
+
+def _written_name(name: str, source: str) -> str:
+    function = name.split("[", 1)[0].rsplit("::", 1)[-1]
+    written = re.search(rf"\bdef {re.escape(function)}\b", source) is not None
+    return function if written and function.isidentifier() else "a test not written as a function"
 
 
 def _run_checked(
