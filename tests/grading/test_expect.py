@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dbkata.catalog import load_catalog
-from dbkata.grading.expect import Expected, code_task_run, collect_expected
+from dbkata.grading import run
+from dbkata.grading.database import SubmissionRole
+from dbkata.grading.expect import Expectations, Expected, code_task_run, collect_expected
+from dbkata.grading.record import ExerciseRun
 from dbkata.grading.workbook import committed_workbook
 from dbkata.report import Kind, Outcome, Status, TestResult
+from dbkata.runner import RunResult
 from tests.grading.conftest import WORKBOOK
 
 A = "exercises/level2/ex02_echo/check_echo.py::test_a"
@@ -105,3 +111,36 @@ def test_a_clean_checkout_gives_no_warning_and_a_tree_without_git_says_so(tmp_pa
     _git(root, "add", ".")
     _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "workbook")
     assert committed_workbook(load_catalog(root), tmp_path / "snapshot2")[1] == ()
+
+
+def _graded(monkeypatch: pytest.MonkeyPatch, reported: tuple[TestResult, ...]) -> ExerciseRun:
+    """Grade ex02 of the fixture workbook with a scripted run that reports ``reported``."""
+    catalog = load_catalog(WORKBOOK)
+    monkeypatch.setattr(run, "_run_once", lambda *args: RunResult(Status.OK, reported))
+    healthy: Any = type("Server", (), {"check_health": lambda self: None})()
+    ctx = run._Context(
+        catalog,
+        None,
+        healthy,
+        SubmissionRole("r", ""),
+        run.RunSettings(),
+        Path("/nonexistent"),
+        0.0,  # type: ignore[arg-type]
+        itertools.count(),
+        expected=Expectations(catalog),
+    )
+    return run._grade_exercise(ctx, catalog.get("level2/ex02_echo"), Path("/nonexistent"), ["echo.py"])
+
+
+def test_a_run_reporting_every_expected_id_passes_and_one_missing_a_check_is_invalid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    catalog = load_catalog(WORKBOOK)
+    ids = sorted(collect_expected(catalog, catalog.get("level2/ex02_echo")).tests)
+    every = tuple(TestResult(i, Kind.CHECK if "check_" in i else Kind.TEST, 1, Outcome.PASSED) for i in ids)
+    assert _graded(monkeypatch, every).status == Status.OK
+    forged = _graded(monkeypatch, every[1:])  # a report that left out one hidden check, all the rest passed
+    assert forged.status == Status.INVALID_REPORT
+    assert forged.message == (
+        "the run's report does not list the workbook's tests and checks: 1 missing: test_echo_any[]"
+    )
