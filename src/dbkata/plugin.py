@@ -7,6 +7,8 @@ Fixtures (all lazy: nothing starts a server until a test asks for a database):
                 running with ``DATABASE_URL`` pointing at ``db``: in this process (default), or in a
                 separate app process (``--dbkata-app=subprocess``; the grader's sandbox is the same)
 ``admin``       an independent harness connection (``AsyncEngine``, NullPool) to ``db``: observe, inject, gate
+``dbkata_relay`` the harness's wire-protocol relay to ``db`` (its socket in a fresh short folder); the
+                probes decide from what it saw, ``exercise`` points ``DATABASE_URL`` through it
 ``tx_session``  a cheap ``AsyncSession`` inside an outer transaction that is rolled back (savepoint mode)
 ``dbkata_ddl``  the schema; override it in a test module to use another one
 """
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -25,7 +29,7 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from dbkata import feedback
+from dbkata import feedback, relay
 from dbkata.app.channel import InProcessChannel
 from dbkata.app.host import AppHost
 from dbkata.app.launcher import AppLauncher, AppSandbox
@@ -155,6 +159,26 @@ def db(dbkata_cluster: Cluster, dbkata_template: str) -> Iterator[Database]:
     dbkata_cluster.drop(database.name)
 
 
+def relay_folder() -> Path:
+    """A fresh, short folder for a relay's socket (unix socket paths must stay under 108 bytes)."""
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
+    return Path(tempfile.mkdtemp(prefix="dbkrl-", dir=base))
+
+
+@pytest.fixture
+def dbkata_relay(db: Database) -> Iterator[relay.Relay]:
+    """A relay to ``db`` for this test, listening in a fresh folder; the probes read it (``relay.current()``)."""
+    folder = relay_folder()
+    wire = relay.Relay(db.admin, folder).start()
+    relay.set_current(wire)
+    try:
+        yield wire
+    finally:
+        relay.set_current(None)
+        wire.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest_asyncio.fixture
 async def admin(db: Database) -> AsyncIterator[AsyncEngine]:
     """An independent harness engine on ``db`` (superuser where possible); probes never count it."""
@@ -199,13 +223,16 @@ async def dbkata_app_launcher(pytestconfig: pytest.Config) -> AsyncIterator[AppL
 
 @pytest_asyncio.fixture
 async def exercise(
-    request: pytest.FixtureRequest, db: Database, dbkata_app_launcher: AppLauncher | None
+    request: pytest.FixtureRequest,
+    db: Database,
+    dbkata_relay: relay.Relay,
+    dbkata_app_launcher: AppLauncher | None,
 ) -> AsyncIterator[Exercise]:
-    """The exercise's code with ``DATABASE_URL`` set to ``db``: fresh for this test, in either mode."""
+    """The exercise's code with ``DATABASE_URL`` set to ``db`` through the relay: fresh for this test."""
     package = request.module.__package__ or ""
     folder = Path(request.path).parent
     exercise_id = feedback.exercise_id(Path(request.path))
-    url = db.url
+    url = dbkata_relay.url(db.app)
     if dbkata_app_launcher is None:
         ex = Exercise(package, folder, exercise_id, InProcessChannel(AppHost(package, folder)))
         with DatabaseUrlEnv(url):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import psycopg
 from fastapi import Depends, FastAPI, HTTPException
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import selectinload
 
@@ -116,7 +116,56 @@ def create_app() -> FastAPI:
         await s.flush()
         return {"id": note.id}
 
+    @app.get("/authors/raw-n-plus-one")
+    async def raw_n_plus_one() -> list[int]:
+        import asyncpg
+
+        raw = await asyncpg.connect(_driver_url())  # BUG: behind SQLAlchemy's back, one query per author
+        try:
+            ids = [r["id"] for r in await raw.fetch("select id from author order by id")]
+            return [len(await raw.fetch("select id from book where author_id = $1", i)) for i in ids]
+        finally:
+            await raw.close()
+
+    @app.get("/authors/disguised")
+    async def disguised(s: Good) -> dict[str, int]:
+        # Comments full of words that are noise elsewhere: still two real statements.
+        a = await s.scalar(text("/* BEGIN; pg_catalog select pg_catalog.version() */ select count(*) from author"))
+        b = await s.scalar(text("-- COMMIT\nselect count(*) from book"))
+        await s.commit()
+        return {"authors": int(a or 0), "books": int(b or 0)}
+
+    @app.post("/books/executemany")
+    async def books_executemany(titles: list[str], s: Good) -> dict[str, int]:
+        await s.execute(insert(Book.__table__), [{"author_id": 1, "title": t} for t in titles])
+        await s.commit()
+        return {"added": len(titles)}
+
+    @app.post("/books/per-row")
+    async def books_per_row(titles: list[str], s: Good) -> dict[str, int]:
+        for t in titles:  # BUG: one INSERT per row
+            await s.execute(insert(Book).values(author_id=1, title=t))
+        await s.commit()
+        return {"added": len(titles)}
+
+    @app.get("/books/{book_id}/left-open")
+    async def book_left_open(book_id: int) -> dict[str, str]:
+        s = sessions()()  # BUG: never closed, its transaction stays open
+        book = await s.get(Book, book_id)
+        return {"title": book.title if book else ""}
+
+    @app.get("/books/{book_id}/own-engine")
+    async def book_own_engine(book_id: int) -> dict[str, str]:
+        engine = create_async_engine(os.environ["DATABASE_URL"])  # BUG: a new engine per request, never disposed
+        async with async_sessionmaker(engine)() as s:
+            book = await s.get(Book, book_id)
+        return {"title": book.title if book else ""}
+
     return app
+
+
+def _driver_url() -> str:
+    return os.environ["DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
 
 
 async def withdraw_naive(account_id: int, amount: int) -> None:

@@ -1,51 +1,48 @@
-"""Probe 1: the SQL statements code issues inside a window, with the line that issued each.
+"""Probe 1: the SQL statements code sends inside a window, decided on the wire, explained in-process.
 
-Counted unit: one DBAPI cursor execution (``execute`` or ``executemany``), seen through class-level
-``Engine`` events, so engines the exercise code creates itself are seen too. BEGIN/COMMIT are not
-statements here. Lazy loads are attributed through ``Session.do_orm_execute``. Where the harness has a
-superuser connection and the server has ``pg_stat_statements``, the server's own count cross-checks
-the in-process one, so statements sent behind SQLAlchemy's back (a raw driver connection, removed
-event listeners) are caught.
+The count comes from the harness's relay (``dbkata.relay``): every statement the code's connections
+sent to PostgreSQL, whatever sent it (SQLAlchemy, ``text()``, another engine, a raw asyncpg or psycopg
+connection). Transaction control and the exact texts drivers send by themselves are not statements;
+an ``executemany`` of N parameter sets is N statements, one ``insertmanyvalues`` batch is one (see
+``dbkata.relay.relay``). SQLAlchemy's events (class-level ``Engine`` and ``Session`` listeners) only
+explain: they attach the line that issued each statement, matched by SQL text in order, and name the
+lazy loads. A statement they did not see is still counted, and the message says so.
 """
 
 from __future__ import annotations
 
 import contextvars
 import re
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from dbkata import feedback
+from dbkata import feedback, relay
 from dbkata.exercise import TRACKER
 from dbkata.probes.origin import caller_origin
+from dbkata.relay import LimitHit, Relay
 
 _active: contextvars.ContextVar[tuple[StatementLog, ...]] = contextvars.ContextVar("dbkata_statements", default=())
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\$\d+|\b\d+\b|%\(\w+\)s")
 _IN_LISTS = re.compile(r"\((?:\s*\?\s*,)+\s*\?\s*\)")
-# Statements a server sees that are not "statements" in the in-process sense.
-_SERVER_NOISE = re.compile(
-    r"^\s*(begin|commit|rollback|savepoint|release|start transaction|set|show|reset|discard|deallocate|;|$)"
-    r"|^\s*select pg_catalog\.version\(\)|^\s*select current_schema\(\)",
-    re.IGNORECASE,
-)
+UNSEEN = "a connection SQLAlchemy's events did not see"  # the origin of a statement only the wire saw
 
 
 @dataclass(frozen=True)
 class Statement:
-    """One cursor execution."""
+    """One statement: its SQL and the line that issued it (``UNSEEN`` when SQLAlchemy did not see it)."""
 
     sql: str
     executemany: bool
-    rows: int  # parameter sets sent (1 unless executemany)
+    rows: int  # parameter sets (in-process records of an executemany carry several)
     origin: str
+    sqlstate: str | None = None
 
     @property
     def verb(self) -> str:
@@ -61,18 +58,28 @@ class Statement:
 
 @dataclass
 class StatementLog:
-    """Everything recorded in one window."""
+    """Everything recorded in one window: ``statements`` as the wire saw them, each with its origin."""
 
     statements: list[Statement] = field(default_factory=list)
     lazy_loads: Counter[str] = field(default_factory=Counter)
-    server_count: int | None = None  # non-utility statement executions pg_stat_statements saw
-    _admin: AsyncEngine | None = None
+    in_process: list[Statement] = field(default_factory=list)  # what SQLAlchemy's events reported
+    stopped: LimitHit | None = None  # the relay stopped the code: more than ``stop_after`` statements
+    stop_after: int | None = None
+    what: str | None = None
+    advice: str | None = None
+    _relay: Relay | None = None
+    _mark: int = 0
     _token: contextvars.Token[tuple[StatementLog, ...]] | None = None
 
     @property
     def count(self) -> int:
-        """How many statements the window saw."""
+        """How many statements the window sent (on the wire)."""
         return len(self.statements)
+
+    @property
+    def unseen(self) -> int:
+        """How many of them SQLAlchemy's events did not report (raw driver, another process)."""
+        return sum(s.origin == UNSEEN for s in self.statements)
 
     def of_kind(self, verb: str) -> list[Statement]:
         """The statements whose first keyword is ``verb`` (case-insensitive)."""
@@ -90,40 +97,41 @@ class StatementLog:
         return lines
 
     def assert_at_most(self, limit: int, what: str, advice: str | None = None) -> None:
-        """Fail (student-facing) when more than ``limit`` statements ran, or some bypassed SQLAlchemy."""
+        """Fail (student-facing) when more than ``limit`` statements were sent."""
         __tracebackhide__ = True
         self._record(what)
-        self.assert_nothing_hidden(what)
         if self.count > limit:
+            sent = (
+                f"the code was stopped at statement {self.count}"
+                if self.stopped is not None
+                else f"{self.count} were executed"
+            )
             feedback.fail(
                 f"{what} issues too many SQL statements",
-                f"Expected at most {limit} SQL statement(s); {self.count} were executed:",
+                f"Expected at most {limit} SQL statement(s); {sent}:",
                 *self.summary(),
-                *self._lazy_lines(),
+                *self.explain_lines(),
                 advice=advice or "Look for a query that runs once per row.",
             )
 
-    def assert_nothing_hidden(self, what: str) -> None:
-        """Fail when the server saw more statements than SQLAlchemy reported (counting cannot be dodged)."""
-        __tracebackhide__ = True
-        expected = sum(s.rows for s in self.statements)
-        if self.server_count is not None and self.server_count > expected:
-            feedback.fail(
-                f"{what} sends SQL that bypasses SQLAlchemy",
-                f"PostgreSQL executed {self.server_count} statement(s); SQLAlchemy issued {expected}.",
-                "Statements were sent on a raw driver connection, or SQLAlchemy's event hooks were removed.",
-                advice="Run every query through the SQLAlchemy session or engine.",
+    def explain_lines(self) -> list[str]:
+        """Lazy loads, and statements SQLAlchemy's events did not see (for a failure message)."""
+        lines = [f"Lazy loads: {attr} ×{n}" for attr, n in self.lazy_loads.most_common(3)]
+        if self.unseen and self.in_process:
+            lines.append(
+                f"{self.unseen} statement(s) did not go through SQLAlchemy's events "
+                "(a raw driver connection?): PostgreSQL received them all the same."
             )
-
-    def _lazy_lines(self) -> list[str]:
-        return [f"Lazy loads: {attr} ×{n}" for attr, n in self.lazy_loads.most_common(3)]
+        return lines
 
     def _record(self, what: str) -> None:
         feedback.record_evidence(
             f"statements: {what}",
             {
                 "count": self.count,
-                "server_count": self.server_count,
+                "in_process": sum(s.rows for s in self.in_process),
+                "unseen": self.unseen,
+                "stopped_at": self.stopped.count if self.stopped else None,
                 "shapes": dict(Counter(s.shape for s in self.statements).most_common(20)),
                 "lazy_loads": dict(self.lazy_loads),
             },
@@ -133,29 +141,66 @@ class StatementLog:
 
     def __enter__(self) -> StatementLog:
         _install()
+        self._relay = self._relay or relay.current()
+        if self._relay is None:
+            raise RuntimeError(
+                "dbkata.statements() counts on the test's relay, and none is running: "
+                "use the `exercise` (or `dbkata_relay`) fixture"
+            )
+        self._mark = self._relay.mark()
+        if self.stop_after is not None:
+            self._relay.limit_statements(self.stop_after)
         self._token = _active.set((*_active.get(), self))
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        __tracebackhide__ = True
         if self._token is not None:
             _active.reset(self._token)
+        assert self._relay is not None
+        self._relay.settle()
+        if self.stop_after is not None:
+            hits = self._relay.limit_hits()
+            self._relay.limit_statements(None)
+            self.stopped = hits[0] if hits else None
+        wire = [s for s in self._relay.statements(self._mark) if s.counted]
+        self.statements = _explain(wire, self.in_process)
+        if self.stopped is not None and self.stop_after is not None:
+            self.assert_at_most(self.stop_after, self.what or "the code", self.advice)
 
     async def __aenter__(self) -> StatementLog:
-        if self._admin is not None:
-            await _server_stats(self._admin, reset=True)
         return self.__enter__()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        __tracebackhide__ = True
         self.__exit__(exc_type, exc, tb)
-        if self._admin is not None:
-            self.server_count = await _server_stats(self._admin, reset=False)
 
 
-def statements(admin: AsyncEngine | None = None) -> StatementLog:
-    """A window recording statements; pass the ``admin`` engine to cross-check with the server."""
-    return StatementLog(_admin=admin)
+def statements(
+    *, stop_after: int | None = None, what: str | None = None, advice: str | None = None, via: Relay | None = None
+) -> StatementLog:
+    """A window counting the statements sent through the test's relay (or ``via``).
+
+    With ``stop_after=n``, the relay stops the code at its (n+1)th statement (the connection is closed)
+    and the window fails at exit with the budget message for ``what``, whatever the code did next.
+    """
+    return StatementLog(stop_after=stop_after, what=what, advice=advice, _relay=via)
+
+
+def _explain(wire: Sequence[relay.WireStatement], seen: Sequence[Statement]) -> list[Statement]:
+    """The wire statements, each given the origin of the in-process record with the same SQL, in order."""
+    origins: defaultdict[str, deque[str]] = defaultdict(deque)
+    for s in seen:
+        origins[s.sql].extend([s.origin] * s.rows)
+    out = []
+    for w in wire:
+        queue = origins.get(w.sql)
+        out.append(Statement(w.sql, False, 1, queue.popleft() if queue else UNSEEN, w.sqlstate))
+    return out
 
 
 async def assert_statements_constant(
@@ -185,13 +230,13 @@ async def assert_statements_constant(
             "; ".join(f"{n} {noun} → {c} statement(s)" for n, c in counts) + ".",
             f"With {sizes[-1]} {noun}, the statements were:",
             *worst.summary(4),
-            *worst._lazy_lines(),
+            *worst.explain_lines(),
             advice=advice or f"Fetch what every one of the {noun} needs with a fixed number of queries.",
         )
     return counts
 
 
-# -- event plumbing -----------------------------------------------------------------------------------
+# -- event plumbing (explanation only) ----------------------------------------------------------------
 
 
 def _on_cursor(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
@@ -201,7 +246,7 @@ def _on_cursor(conn: Any, cursor: Any, statement: str, parameters: Any, context:
     rows = len(parameters) if executemany and isinstance(parameters, (list, tuple)) else 1
     record = Statement(statement, executemany, rows, caller_origin())
     for log in logs:
-        log.statements.append(record)
+        log.in_process.append(record)
 
 
 def _on_orm_execute(state: ORMExecuteState) -> None:
@@ -220,39 +265,6 @@ def _install() -> None:
     if not event.contains(Engine, "before_cursor_execute", _on_cursor):
         event.listen(Engine, "before_cursor_execute", _on_cursor)
         event.listen(Session, "do_orm_execute", _on_orm_execute)
-
-
-async def _server_stats(admin: AsyncEngine, *, reset: bool) -> int | None:
-    """Reset, or read, pg_stat_statements for the current database and the app role (superuser only)."""
-    async with admin.connect() as conn:
-        me = (
-            await conn.execute(
-                text(
-                    "select rolsuper, exists(select 1 from pg_extension where extname = 'pg_stat_statements') "
-                    "from pg_roles where rolname = current_user"
-                )
-            )
-        ).one()
-        if not (me[0] and me[1]):
-            return None
-        if reset:
-            await conn.execute(
-                text(
-                    "select pg_stat_statements_reset(0, (select oid from pg_database "
-                    "where datname = current_database()), 0)"
-                )
-            )
-            return None
-        rows = (
-            await conn.execute(
-                text(
-                    "select query, calls from pg_stat_statements s join pg_roles r on r.oid = s.userid "
-                    "where s.dbid = (select oid from pg_database where datname = current_database()) "
-                    "and not r.rolsuper"
-                )
-            )
-        ).all()
-    return sum(int(calls) for query, calls in rows if not _SERVER_NOISE.match(query))
 
 
 def _clip(sql: str, width: int = 110) -> str:
