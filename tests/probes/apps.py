@@ -228,3 +228,15 @@ async def transfer_retrying_deadlocks(a: int, b: int, amount: int) -> None:
             if getattr(exc.orig, "sqlstate", None) != "40P01":
                 raise
     raise RuntimeError("gave up")
+
+
+async def transfer_raw_unordered(a: int, b: int, amount: int) -> None:
+    import asyncpg
+
+    raw = await asyncpg.connect(_driver_url())  # no SQLAlchemy at all: only the wire sees these statements
+    try:
+        async with raw.transaction():
+            await raw.execute("update account set balance = balance - $1 where id = $2", amount, a)
+            await raw.execute("update account set balance = balance + $1 where id = $2", amount, b)
+    finally:
+        await raw.close()

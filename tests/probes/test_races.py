@@ -117,3 +117,27 @@ def test_takes_row_locks() -> None:
     assert dbkata.takes_row_locks("UPDATE account SET balance=(account.balance - $1)", "account")
     assert not dbkata.takes_row_locks("SELECT account.id FROM account", "account")
     assert not dbkata.takes_row_locks("UPDATE note SET body = $1", "account")
+
+
+@pytest.mark.parametrize("variant", ["transfer_unordered", "transfer_raw_unordered"])
+@pytest.mark.parametrize("repeat", range(5))
+async def test_lockstep_makes_opposite_transfers_deadlock(
+    apps: ModuleType, admin: AsyncEngine, variant: str, repeat: int
+) -> None:
+    """The relay holds each UPDATE's answer until both hold a row: the deadlock happens on every run."""
+    await _accounts(admin, 100, 100)
+    transfer = getattr(apps, variant)
+    run = await dbkata.lockstep(
+        admin, [lambda: transfer(1, 2, 10), lambda: transfer(2, 1, 10)], table="account", max_wait=30
+    )
+    assert run.all_paused
+    assert sorted(o.kind for o in run.outcomes) == ["deadlock", "ok"]
+    assert run.database_errors == ["40P01"]
+    assert sum(await _balances(admin)) == 200
+
+
+async def test_lockstep_lets_go_of_a_call_that_never_locks(apps: ModuleType, admin: AsyncEngine) -> None:
+    await _accounts(admin, 100)
+    run = await dbkata.lockstep(admin, [lambda: apps.slow_report_async()], table="account")
+    assert run.all_paused
+    assert [o.kind for o in run.outcomes] == ["ok"]

@@ -1,16 +1,20 @@
-"""Probe 4: truly concurrent transactions, made deterministic by a gate inside the database.
+"""Probe 4: truly concurrent transactions, made deterministic by a gate the harness owns.
 
-The harness holds an advisory lock exclusively while it starts every contender; each contender is
-made to take the same lock (shared) at a chosen point, so it parks there. The harness waits (polling
-``pg_stat_activity``, never sleeping a fixed time) until each is blocked on a lock or finished, then
-opens the gate. Every interleaving that can go wrong therefore goes wrong, on every run.
+The harness starts every contender behind a gate, waits (polling, never sleeping a fixed time) until
+each is parked at the gate, blocked on a lock, or finished, then opens it. Every interleaving that
+can go wrong therefore goes wrong, on every run.
 
-* ``race``: the gate is a ``BEFORE`` trigger on a table (works for any client, even out of process):
-  two read-modify-writes both read the old value before either writes.
-* ``lockstep``: each transaction parks right after every statement that locks rows of a table
-  (``UPDATE``/``DELETE``, ``SELECT ... FOR UPDATE/SHARE``): opposite transfers both hold their first
-  row before either asks for its second. It also records every SQLSTATE raised meanwhile, so a
-  deadlock that the code caught and retried is still seen.
+* ``race``: the gate is inside the database: the harness holds an advisory lock exclusively, and a
+  ``BEFORE`` trigger on a table makes each contender take it (shared), so two read-modify-writes both
+  read the old value before either writes.
+* ``lockstep``: the harness's relay holds back the server's answer to every statement that locks
+  rows of a table (``UPDATE``/``DELETE``, ``SELECT ... FOR UPDATE/SHARE/NO KEY UPDATE/KEY SHARE``):
+  the statement ran and its locks are held, but the code does not go on. The harness waits until
+  every contender is parked at the relay, blocked on a lock (``pg_stat_activity``, for the backends
+  the relay's connections reach, known from BackendKeyData) or finished, then lets all answers go.
+  Opposite transfers therefore both hold their first row before either asks for its second. Every
+  SQLSTATE the server sent meanwhile is read from the relay, so a deadlock that the code caught and
+  retried is still seen.
 
 Outcomes are classified by SQLSTATE.
 """
@@ -18,22 +22,19 @@ Outcomes are classified by SQLSTATE.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dbkata import feedback
-from dbkata.exercise import TRACKER
+from dbkata import feedback, relay
+from dbkata.relay import Relay
+from dbkata.relay.protocol import takes_row_locks as takes_row_locks
 
 GATE_KEY = 731_540_001  # the advisory-lock key of the gate
-_LOCK_CLAUSE = re.compile(r"\bfor\s+(no\s+key\s+update|update|key\s+share|share)\b")
 _KINDS = {"40P01": "deadlock", "40001": "serialization_failure", "55P03": "lock_timeout", "57014": "timeout"}
 
 
@@ -109,21 +110,29 @@ class LockstepRun:
         return self.database_errors.count("40P01")
 
 
-def takes_row_locks(sql: str, table: str) -> bool:
-    """Whether ``sql`` locks rows of ``table``: ``UPDATE``/``DELETE`` on it, or a locking ``SELECT``."""
-    folded = " ".join(sql.lower().replace('"', "").split())
-    if not re.search(rf"\b{re.escape(table)}\b", folded):
-        return False
-    return folded.startswith(("update ", "delete ")) or bool(_LOCK_CLAUSE.search(folded))
-
-
 async def lockstep(
-    admin: AsyncEngine, calls: Sequence[Callable[[], Awaitable[Any]]], *, table: str, max_wait: float = 10.0
+    admin: AsyncEngine,
+    calls: Sequence[Callable[[], Awaitable[Any]]],
+    *,
+    table: str,
+    max_wait: float = 10.0,
+    via: Relay | None = None,
 ) -> LockstepRun:
-    """Run ``calls`` concurrently, each parked after its row-locking statements until all are parked."""
-    errors: list[str] = []
-    with _pause_after_locks(table), _database_errors(errors):
-        results, paused = await _behind_the_gate(admin, calls, max_wait)
+    """Run ``calls`` concurrently, each held after its row-locking statements until all are held."""
+    wire = via or relay.current()
+    if wire is None:
+        raise RuntimeError("dbkata.lockstep() holds answers at the test's relay, and none is running")
+    mark = wire.mark()
+    wire.hold_row_locks(table)
+    tasks: list[asyncio.Future[Any]] = []
+    try:
+        tasks = [asyncio.ensure_future(call()) for call in calls]
+        paused = await _wait_until_held(admin, wire, mark, tasks, max_wait)
+    finally:
+        wire.release_held()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    wire.settle()
+    errors = [e.sqlstate for e in wire.errors(mark)]
     run = LockstepRun(_outcomes(results), errors, paused)
     feedback.record_evidence(
         "lockstep",
@@ -162,36 +171,34 @@ def _outcomes(results: Sequence[Any]) -> list[Outcome]:
     ]
 
 
-@contextmanager
-def _pause_after_locks(table: str) -> Iterator[None]:
-    def after_cursor_execute(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if conn.engine not in TRACKER.harness and takes_row_locks(statement, table):
-            # A second cursor on the same driver connection, so the first one's rows stay intact.
-            gate = conn.connection.dbapi_connection.cursor()
-            try:
-                gate.execute(f"select pg_advisory_xact_lock_shared({GATE_KEY})")
-            finally:
-                gate.close()
-
-    event.listen(Engine, "after_cursor_execute", after_cursor_execute)
-    try:
-        yield
-    finally:
-        event.remove(Engine, "after_cursor_execute", after_cursor_execute)
-
-
-@contextmanager
-def _database_errors(errors: list[str]) -> Iterator[None]:
-    def handle_error(context: Any) -> None:
-        state = sqlstate_of(context.original_exception)
-        if state:
-            errors.append(state)
-
-    event.listen(Engine, "handle_error", handle_error)
-    try:
-        yield
-    finally:
-        event.remove(Engine, "handle_error", handle_error)
+async def _wait_until_held(
+    admin: AsyncEngine, wire: Relay, mark: int, tasks: Sequence[asyncio.Future[Any]], max_wait: float
+) -> bool:
+    """Poll until every call is held at the relay, waiting on a lock, or done; False after ``max_wait`` s."""
+    deadline = time.monotonic() + max_wait
+    async with admin.connect() as conn:
+        while True:
+            active = {s.conn for s in wire.statements(mark)}
+            mine = [c for c in wire.connections() if c.open and (c.opened_at >= mark or c.id in active)]
+            held = sum(c.parked for c in mine)
+            done = sum(t.done() for t in tasks)
+            pids = [c.backend_pid for c in mine if not c.parked and c.backend_pid is not None]
+            waiting = 0
+            if held + done < len(tasks) and pids:
+                waiting = (
+                    await conn.execute(
+                        text(
+                            "select count(*) from pg_stat_activity where pid = any(:pids) and wait_event_type = 'Lock'"
+                        ),
+                        {"pids": pids},
+                    )
+                ).scalar_one()
+                await conn.commit()
+            if held + waiting + done >= len(tasks):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.003)
 
 
 async def _wait_until_parked(conn: Any, tasks: Sequence[asyncio.Future[Any]], max_wait: float) -> bool:
