@@ -28,9 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 import dbkata
+from dbkata import relay
 from dbkata.assemble import PYTEST_CONFIG
 from dbkata.cluster import Cluster
 from dbkata.endpoint import Endpoint
+from dbkata.relay import Relay
 from dbkata.server import EmbeddedServer
 
 
@@ -100,9 +102,12 @@ async def bench_isolation(cluster: Cluster, template: str, runs: int) -> float:
 
 
 async def bench_probe_overhead(cluster: Cluster, template: str, rounds: int) -> None:
-    """1,000 statements through an ORM session, bare vs inside the statements and connections probes."""
+    """1,000 statements through an ORM session and the relay, bare vs inside the statements and connections probes."""
     database = cluster.clone(template)
-    engine = create_async_engine(database.app.sa_url())
+    folder = Path(tempfile.mkdtemp(prefix="dbkrl-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None))
+    wire = Relay(database.admin, folder).start()
+    relay.set_current(wire)
+    engine = create_async_engine(wire.url(database.app))
 
     async def scenario() -> None:
         async with AsyncSession(engine) as session:
@@ -126,6 +131,9 @@ async def bench_probe_overhead(cluster: Cluster, template: str, rounds: int) -> 
             await fn()
             timings[name].append(time.perf_counter() - start)
     await engine.dispose()
+    relay.set_current(None)
+    wire.close()
+    shutil.rmtree(folder, ignore_errors=True)
     cluster.drop(database.name)
     bare = statistics.median(timings["bare"])
     for name in ("bare", "statements", "connections"):

@@ -113,6 +113,15 @@ async def test_executemany_is_one_statement_per_parameter_set(client: httpx.Asyn
     assert len(log.in_process) == 1
     assert log.in_process[0].rows == 7
     assert log.unseen == 0  # all 7 are explained by the one executemany
+    assert log.round_trips == 1  # asyncpg pipelines the 7 under one Sync
+
+
+async def test_a_per_row_loop_takes_one_round_trip_per_row(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    await seed_authors(admin, 1, books_each=0)
+    async with dbkata.statements() as log:
+        await client.post("/books/per-row", json=[f"t{i}" for i in range(7)])
+    assert log.count == 7
+    assert log.round_trips == 7
 
 
 async def test_insertmanyvalues_is_one_statement_per_batch(client: httpx.AsyncClient, admin: AsyncEngine) -> None:

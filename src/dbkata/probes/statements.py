@@ -69,12 +69,18 @@ class StatementLog:
     advice: str | None = None
     _relay: Relay | None = None
     _mark: int = 0
+    _batches: set[tuple[int, int]] = field(default_factory=set)
     _token: contextvars.Token[tuple[StatementLog, ...]] | None = None
 
     @property
     def count(self) -> int:
         """How many statements the window sent (on the wire)."""
         return len(self.statements)
+
+    @property
+    def round_trips(self) -> int:
+        """How many round trips carried them: an ``executemany`` pipelined under one Sync is one."""
+        return len(self._batches)
 
     @property
     def unseen(self) -> int:
@@ -131,6 +137,7 @@ class StatementLog:
                 "count": self.count,
                 "in_process": sum(s.rows for s in self.in_process),
                 "unseen": self.unseen,
+                "round_trips": self.round_trips,
                 "stopped_at": self.stopped.count if self.stopped else None,
                 "shapes": dict(Counter(s.shape for s in self.statements).most_common(20)),
                 "lazy_loads": dict(self.lazy_loads),
@@ -167,6 +174,7 @@ class StatementLog:
             self.stopped = hits[0] if hits else None
         wire = [s for s in self._relay.statements(self._mark) if s.counted]
         self.statements = _explain(wire, self.in_process)
+        self._batches = {(s.conn, s.batch) for s in wire}
         if self.stopped is not None and self.stop_after is not None:
             self.assert_at_most(self.stop_after, self.what or "the code", self.advice)
 

@@ -14,7 +14,8 @@ class WireStatement:
     """One statement a client sent: a statement of a simple Query, or an Execute of a new portal.
 
     ``counted`` is False for transaction control and for the exact texts drivers send by themselves;
-    ``refused`` marks the statement the relay did not forward because the statement limit was exceeded.
+    ``refused`` marks the statement the relay did not forward because the statement limit was exceeded;
+    statements of one connection with the same ``batch`` were pipelined in one round trip.
     """
 
     position: int
@@ -24,6 +25,7 @@ class WireStatement:
     counted: bool
     sqlstate: str | None = None
     refused: bool = False
+    batch: int = 0  # the Sync (or simple Query) it was sent under, per connection: one round trip each
 
 
 @dataclass(frozen=True)

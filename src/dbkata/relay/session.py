@@ -167,11 +167,13 @@ class Session:
         if counted and not self.relay.allow_statement():
             if not log.limit_hits:  # the first refused statement is recorded; the count stops there
                 position = log.next_position()
-                log.add_statement(WireStatement(position, self.id, sql, kind, True, None, refused=True))
+                refused = WireStatement(position, self.id, sql, kind, True, None, refused=True, batch=self.syncs_sent)
+                log.add_statement(refused)
                 limit = self.relay.limit or 0
                 log.limit_hits.append(LimitHit(position, self.id, limit, limit + 1, sql))
             return False
-        index = log.add_statement(WireStatement(log.next_position(), self.id, sql, kind, counted))
+        record = WireStatement(log.next_position(), self.id, sql, kind, counted, batch=self.syncs_sent)
+        index = log.add_statement(record)
         self.counted += counted
         self.inflight.append(_InFlight(index, self.syncs_sent, sql))
         if portal is not None:
