@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import dbkata
@@ -26,21 +23,18 @@ async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.
     async with admin.begin() as conn:
         for title in SEEDED:
             await conn.execute(text("insert into task (title) values (:t)"), {"t": title})
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
+    async with exercise.client(base_url="http://check") as client:
         yield client
 
 
 @asynccontextmanager
-async def refusing(admin: AsyncEngine, nth: int) -> AsyncIterator[None]:
+async def refusing(exercise: Exercise, admin: AsyncEngine, nth: int) -> AsyncIterator[None]:
     """The database refuses the nth INSERT into task while the block runs."""
     async with dbkata.fail_nth(admin, table="task", nth=nth):
         yield
         # A session the code abandoned keeps its transaction, and its lock on task, until the garbage
         # collector reclaims it; removing the trigger would wait for that lock. Reclaim it first.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SAWarning)
-            gc.collect()
+        await exercise.collect_garbage()
 
 
 async def committed_titles(admin: AsyncEngine) -> list[str]:
@@ -48,9 +42,11 @@ async def committed_titles(admin: AsyncEngine) -> list[str]:
         return list((await conn.execute(text("select title from task order by id"))).scalars())
 
 
-async def test_no_connection_is_kept_by_failing_requests(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+async def test_no_connection_is_kept_by_failing_requests(
+    exercise: Exercise, client: httpx.AsyncClient, admin: AsyncEngine
+) -> None:
     statuses = []
-    async with refusing(admin, nth=1), dbkata.connections(admin) as probe:
+    async with refusing(exercise, admin, nth=1), dbkata.connections(admin) as probe:
         statuses.append((await client.post("/tasks", json={"title": "Tidy"})).status_code)  # the database refuses
         for missing in (4, 999, 12345, 7):
             statuses.append((await client.get(f"/tasks/{missing}")).status_code)
@@ -92,14 +88,18 @@ async def test_successful_requests_are_committed_and_closed(client: httpx.AsyncC
     ],
 )
 async def test_a_failed_request_leaves_no_row(
-    client: httpx.AsyncClient, admin: AsyncEngine, titles: list[str], nth_insert_fails: int | None
+    exercise: Exercise,
+    client: httpx.AsyncClient,
+    admin: AsyncEngine,
+    titles: list[str],
+    nth_insert_fails: int | None,
 ) -> None:
     before = await dbkata.snapshot(admin, "task")
     if nth_insert_fails is None:
         response = await client.post("/tasks/batch", json={"titles": titles})
         what = f"POST /tasks/batch {titles} answered {response.status_code} (one title was taken)"
     else:
-        async with refusing(admin, nth=nth_insert_fails):
+        async with refusing(exercise, admin, nth=nth_insert_fails):
             response = await client.post("/tasks/batch", json={"titles": titles})
         what = f"POST /tasks/batch {titles} answered {response.status_code} (the database refused INSERT #3)"
     assert response.status_code >= 400, f"{what}: expected an error status"
@@ -111,9 +111,9 @@ async def test_a_failed_request_leaves_no_row(
     )
 
 
-async def test_errors_still_reach_the_client(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+async def test_errors_still_reach_the_client(exercise: Exercise, client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     got = []
-    async with refusing(admin, nth=1):
+    async with refusing(exercise, admin, nth=1):
         refused = await client.post("/tasks", json={"title": "Refused"})
     got.append(("POST /tasks refused by the database", refused.status_code, 500))
     missing = await client.get("/tasks/404")

@@ -22,8 +22,7 @@ PATH = "/dashboard/tasks"
 
 @pytest.fixture
 async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
+    async with exercise.client(base_url="http://check") as client:
         yield client
 
 

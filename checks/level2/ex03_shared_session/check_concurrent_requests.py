@@ -37,8 +37,7 @@ async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.
         await conn.execute(
             text("insert into task (title) select 'Seed ' || g from generate_series(1, :n) g"), {"n": SEEDED}
         )
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
+    async with exercise.client(base_url="http://check") as client:
         yield client
 
 

@@ -27,8 +27,7 @@ async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.
         await conn.execute(
             text("insert into task (title, done) select 'Chore ' || g, g % 3 = 0 from generate_series(1, 7) g")
         )
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://check") as client:
+    async with exercise.client(base_url="http://check") as client:
         yield client
 
 

@@ -22,8 +22,7 @@ ADVICE = "Compare the order in which each transfer locks its two rows."
 
 @pytest.fixture
 async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=exercise.module("main").app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bank") as client:
+    async with exercise.client(base_url="http://bank") as client:
         yield client
 
 

@@ -23,8 +23,7 @@ SORT = "Names of columns cannot be bind parameters; decide which ones are allowe
 async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     async with admin.begin() as conn:
         await conn.execute(text("insert into app_user (id, name) values (11, 'alice'), (12, 'bob'), (13, 'carol')"))
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://tasks") as client:
+    async with exercise.client(base_url="http://tasks") as client:
         yield client
 
 

@@ -23,8 +23,7 @@ COLUMNS = ("title", "description", "category_id", "priority", "due_date", "estim
 
 @pytest.fixture
 async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://tasks", timeout=120) as client:
+    async with exercise.client(base_url="http://tasks", timeout=120) as client:
         yield client
 
 

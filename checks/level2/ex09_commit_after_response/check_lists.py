@@ -19,7 +19,7 @@ State = set[tuple[int, str, int]]  # (list_id, title, position)
 
 
 @pytest.fixture
-async def app(exercise: Exercise, admin: AsyncEngine) -> Any:
+async def api(exercise: Exercise, admin: AsyncEngine) -> Exercise:
     async with admin.begin() as conn:
         await conn.execute(text("insert into todo_list (id, name) values (1, 'home'), (2, 'work'), (3, 'empty')"))
         await conn.execute(
@@ -30,7 +30,7 @@ async def app(exercise: Exercise, admin: AsyncEngine) -> Any:
             )
         )
         await conn.execute(text("select setval(pg_get_serial_sequence('task', 'id'), 1000)"))
-    return exercise.module("main").app
+    return exercise
 
 
 def reader(admin: AsyncEngine):  # type: ignore[no-untyped-def]
@@ -68,11 +68,11 @@ def effect_seen(path: str, body: dict[str, Any], state: State, answer: Any) -> b
 
 
 @pytest.mark.task(1)
-async def test_every_success_is_committed_when_it_is_sent(app: Any, admin: AsyncEngine) -> None:
+async def test_every_success_is_committed_when_it_is_sent(api: Exercise, admin: AsyncEngine) -> None:
     state = reader(admin)
     for path, body in SCRIPT:
         before = await state()
-        res = await dbkata.asgi_request(app, "POST", path, json=body, at_response_start=state)
+        res = await api.asgi_request("POST", path, json=body, at_response_start=state)
         after = await state()
         call = f"POST {path} {json.dumps(body)}"
         if res.status is None:
@@ -115,11 +115,11 @@ async def test_every_success_is_committed_when_it_is_sent(app: Any, admin: Async
     ],
 )
 async def test_a_taken_position_answers_409_and_saves_nothing(
-    app: Any, admin: AsyncEngine, list_id: int, position: int, status: int
+    api: Exercise, admin: AsyncEngine, list_id: int, position: int, status: int
 ) -> None:
     before = await dbkata.snapshot(admin, "task")
     body = {"title": "newcomer", "position": position}
-    res = await dbkata.asgi_request(app, "POST", f"/lists/{list_id}/tasks", json=body)
+    res = await api.asgi_request("POST", f"/lists/{list_id}/tasks", json=body)
     call = f"POST /lists/{list_id}/tasks {json.dumps(body)}"
     taken = "taken" if status == 409 else "free"
     if res.status != status:
@@ -134,10 +134,10 @@ async def test_a_taken_position_answers_409_and_saves_nothing(
 
 
 @pytest.mark.task(2)
-async def test_swaps_keep_working(app: Any, admin: AsyncEngine) -> None:
+async def test_swaps_keep_working(api: Exercise, admin: AsyncEngine) -> None:
     state = reader(admin)
     for a, b in ((101, 103), (102, 101), (103, 102)):
-        res = await dbkata.asgi_request(app, "POST", "/lists/1/swap", json={"a": a, "b": b})
+        res = await api.asgi_request("POST", "/lists/1/swap", json={"a": a, "b": b})
         if res.status != 200:
             dbkata.fail(
                 "swapping two positions fails",

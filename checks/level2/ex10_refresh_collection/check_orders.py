@@ -35,8 +35,7 @@ async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.
                 for i in range(1, PRODUCTS + 1)
             ],
         )
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop") as client:
+    async with exercise.client(base_url="http://shop") as client:
         yield client
 
 

@@ -17,9 +17,7 @@ pytestmark = pytest.mark.task(1)
 
 @pytest.fixture
 async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
-    app = exercise.module("main").app
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # a crash shows up as a 500
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with exercise.client(base_url="http://test") as client:  # a crash shows up as a 500
         yield client
 
 

@@ -17,8 +17,7 @@ pytestmark = pytest.mark.task(1)
 
 @pytest.fixture
 async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=exercise.module("main").app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with exercise.client(base_url="http://test") as client:
         yield client
 
 

@@ -18,8 +18,7 @@ pytestmark = pytest.mark.task(1)
 
 @pytest.fixture
 async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with exercise.client(base_url="http://test") as client:
         yield client
 
 

@@ -22,8 +22,7 @@ pytestmark = pytest.mark.task(1)
 async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     async with admin.begin() as conn:
         await conn.execute(text("insert into task (title, done) values ('Buy milk', true), ('Call mum', false)"))
-    transport = httpx.ASGITransport(app=exercise.module("main").app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with exercise.client(base_url="http://test") as client:
         yield client
 
 

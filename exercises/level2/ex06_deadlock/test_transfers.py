@@ -19,8 +19,7 @@ pytestmark = pytest.mark.task(1)
 
 @pytest.fixture
 async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=exercise.module("main").app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bank") as client:
+    async with exercise.client(base_url="http://bank") as client:
         yield client
 
 

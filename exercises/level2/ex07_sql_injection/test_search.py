@@ -19,8 +19,7 @@ ALICE, BOB = 1, 2
 async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     async with admin.begin() as conn:
         await conn.execute(text("insert into app_user (id, name) values (1, 'alice'), (2, 'bob')"))
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://tasks") as client:
+    async with exercise.client(base_url="http://tasks") as client:
         yield client
 
 

@@ -20,8 +20,7 @@ async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.
         await conn.execute(
             text("insert into category (id, name) select g, 'category ' || g from generate_series(1, 10) g")
         )
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://tasks") as client:
+    async with exercise.client(base_url="http://tasks") as client:
         yield client
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,11 +13,11 @@ RESPONSE_TIMING = "Find out when the code after `yield` in get_session runs, com
 
 
 @pytest.fixture
-async def app(exercise: Exercise, admin: AsyncEngine) -> Any:
+async def api(exercise: Exercise, admin: AsyncEngine) -> Exercise:
     async with admin.begin() as conn:
         await conn.execute(text("insert into todo_list (id, name) values (1, 'groceries')"))
         await conn.execute(text("insert into task (list_id, title, position) values (1, 'milk', 1), (1, 'eggs', 2)"))
-    return exercise.module("main").app
+    return exercise
 
 
 def committed_tasks(admin: AsyncEngine):  # type: ignore[no-untyped-def]
@@ -34,9 +32,9 @@ def committed_tasks(admin: AsyncEngine):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.task(1)
-async def test_a_created_task_is_committed_before_the_201_is_sent(app: Any, admin: AsyncEngine) -> None:
-    res = await dbkata.asgi_request(
-        app, "POST", "/lists/1/tasks", json={"title": "bread", "position": 3}, at_response_start=committed_tasks(admin)
+async def test_a_created_task_is_committed_before_the_201_is_sent(api: Exercise, admin: AsyncEngine) -> None:
+    res = await api.asgi_request(
+        "POST", "/lists/1/tasks", json={"title": "bread", "position": 3}, at_response_start=committed_tasks(admin)
     )
     assert res.status == 201, res.body
     if ("bread", 3) not in res.at_response_start:
@@ -50,8 +48,8 @@ async def test_a_created_task_is_committed_before_the_201_is_sent(app: Any, admi
 
 
 @pytest.mark.task(1)
-async def test_a_task_that_cannot_be_saved_is_never_answered_with_201(app: Any, admin: AsyncEngine) -> None:
-    res = await dbkata.asgi_request(app, "POST", "/lists/1/tasks", json={"title": "butter", "position": 2})
+async def test_a_task_that_cannot_be_saved_is_never_answered_with_201(api: Exercise, admin: AsyncEngine) -> None:
+    res = await api.asgi_request("POST", "/lists/1/tasks", json={"title": "butter", "position": 2})
     after = await committed_tasks(admin)()
     if res.status is not None and 200 <= res.status < 300 and ("butter", 2) not in after:
         dbkata.fail(
@@ -64,8 +62,8 @@ async def test_a_task_that_cannot_be_saved_is_never_answered_with_201(app: Any, 
 
 
 @pytest.mark.task(2)
-async def test_a_taken_position_answers_409(app: Any, admin: AsyncEngine) -> None:
-    res = await dbkata.asgi_request(app, "POST", "/lists/1/tasks", json={"title": "butter", "position": 1})
+async def test_a_taken_position_answers_409(api: Exercise, admin: AsyncEngine) -> None:
+    res = await api.asgi_request("POST", "/lists/1/tasks", json={"title": "butter", "position": 1})
     if res.status != 409:
         dbkata.fail(
             "a taken position is not answered with 409",
@@ -78,8 +76,8 @@ async def test_a_taken_position_answers_409(app: Any, admin: AsyncEngine) -> Non
 
 
 @pytest.mark.task(2)
-async def test_swapping_two_positions_works(app: Any, admin: AsyncEngine) -> None:
-    res = await dbkata.asgi_request(app, "POST", "/lists/1/swap", json={"a": 1, "b": 2})
+async def test_swapping_two_positions_works(api: Exercise, admin: AsyncEngine) -> None:
+    res = await api.asgi_request("POST", "/lists/1/swap", json={"a": 1, "b": 2})
     assert res.status == 200, res.body
     assert [(t["title"], t["position"]) for t in res.json()] == [("eggs", 1), ("milk", 2)]
     assert await committed_tasks(admin)() == [("eggs", 1), ("milk", 2)]

@@ -25,8 +25,7 @@ async def client(exercise: Exercise, admin: AsyncEngine) -> AsyncIterator[httpx.
                 "(1, 'Widget', 9.99, 100), (2, 'Gadget', 24.50, 50), (3, 'Gizmo', 3.00, 10)"
             )
         )
-    transport = httpx.ASGITransport(app=exercise.module("main").app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://shop") as client:
+    async with exercise.client(base_url="http://shop") as client:
         yield client
 
 
