@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import dbkata
+from dbkata.cluster import Database
 from dbkata.exercise import Exercise
 
 pytestmark = pytest.mark.task(1)
@@ -127,4 +128,66 @@ async def test_errors_still_reach_the_client(exercise: Exercise, client: httpx.A
             *wrong,
             "The route's exception must leave get_session() again, after the rollback.",
             advice="Look at what your except block does with the exception it caught.",
+        )
+
+
+def app_backends(admin: AsyncEngine, role: str):  # type: ignore[no-untyped-def]
+    """A callback: the server connections (pid, start) the app's role holds now; the harness's are not counted."""
+
+    async def read() -> set[tuple[int, str]]:
+        async with admin.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "select pid, backend_start::text from pg_stat_activity where datname = current_database() "
+                    "and pid <> pg_backend_pid() and backend_type = 'client backend' and usename = :role"
+                ),
+                {"role": role},
+            )
+            return {(pid, start) for pid, start in rows}
+
+    return read
+
+
+def sequential_request(i: int) -> tuple[str, str, dict[str, object] | None, int]:
+    """The i-th of a sequence: a success, a 404 and a 409 in turn (method, path, body, expected status)."""
+    if i % 3 == 0:
+        return "POST", "/tasks", {"title": f"Sequential {i}"}, 201
+    if i % 3 == 1:
+        return "GET", f"/tasks/{1000 + i}", None, 404
+    return "POST", "/tasks/batch", {"titles": [f"Fresh {i}", "Buy milk"]}, 409
+
+
+POOLED = 2  # requests one at a time can share one pooled connection; allow one more
+SEQUENCE = "POST /tasks → 201, GET /tasks/<missing> → 404, POST /tasks/batch with a taken title → 409, in turn"
+
+
+async def test_server_connections_do_not_grow_with_requests(
+    exercise: Exercise, admin: AsyncEngine, db: Database, client: httpx.AsyncClient
+) -> None:
+    # Judged from the server: at the moment each response starts, the request's own connection is in
+    # use and visible in pg_stat_activity, whatever the garbage collector does to abandoned ones later.
+    seen = app_backends(admin, db.app.user)
+    served: set[tuple[int, str]] = set()
+    after: list[int] = []
+    for i in range(12):
+        method, path, body, expected = sequential_request(i)
+        res = await exercise.asgi_request(method, path, json=body, at_response_start=seen)
+        if res.status != expected:
+            dbkata.fail(
+                "requests fail one after the other",
+                f"Request {i + 1} of 12 sent one after the other ({SEQUENCE}): {method} {path} answered "
+                f"{res.status}; expected {expected}.",
+                advice="Run the visible tests first.",
+            )
+        served |= res.at_response_start
+        after.append(len(served))
+    if after[-1] > POOLED:
+        dbkata.fail(
+            "every request opens a new server connection",
+            f"Sent 12 requests one after the other ({SEQUENCE}).",
+            f"They were served by {after[2]} different server connections of the app's role after 3 "
+            f"requests and {after[-1]} after 12 (pg_stat_activity, read when each response started);",
+            f"expected at most {POOLED}, whatever the number of requests: one request at a time can reuse "
+            "one pooled connection. Connections nobody closes pile up on the server.",
+            advice="Look at how many engines (each with its own pool) your code creates.",
         )

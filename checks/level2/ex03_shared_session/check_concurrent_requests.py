@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import dbkata
+from dbkata.cluster import Database
 from dbkata.exercise import Exercise
 
 pytestmark = pytest.mark.task(1)
@@ -108,5 +109,65 @@ async def test_mixed_requests_at_once(client: httpx.AsyncClient, admin: AsyncEng
             *problems[:10],
             *([f"… and {len(problems) - 10} more"] if len(problems) > 10 else []),
             "Expected: no 5xx, every 2xx saved, every refused request leaving nothing behind.",
+            advice="Look at what two requests running at the same time share.",
+        )
+
+
+AT_ONCE = 4
+PATIENCE = 15.0  # seconds: a safety net far above what a correct fix needs; only a count is graded
+TOGETHER = [
+    Call("GET", "/tasks/1"),
+    Call("POST", "/tasks/2/done"),
+    Call("POST", "/tasks", "Held up"),
+    Call("GET", "/tasks/3"),
+]
+
+
+async def waiting_on_lock(admin: AsyncEngine, role: str) -> int:
+    """How many of the app's server connections wait for a lock right now (a fresh view each time)."""
+    async with admin.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        count = await conn.execute(
+            text(
+                "select count(*) from pg_stat_activity where datname = current_database() "
+                "and pid <> pg_backend_pid() and wait_event_type = 'Lock' and usename = :role"
+            ),
+            {"role": role},
+        )
+        return int(count.scalar_one())
+
+
+async def test_requests_are_served_concurrently(client: httpx.AsyncClient, admin: AsyncEngine, db: Database) -> None:
+    # The harness holds a lock every request needs, so each request that reaches PostgreSQL waits there;
+    # the server's own view tells how many got that far together. A lock or a queue in the app that lets
+    # one request in at a time shows up as 1, however long we wait.
+    loop = asyncio.get_running_loop()
+    peak = 0
+    async with admin.connect() as holder:
+        await holder.execute(text("lock table task in access exclusive mode"))
+        sent = [asyncio.ensure_future(send(client, c)) for c in TOGETHER]
+        deadline = loop.time() + PATIENCE
+        while peak < AT_ONCE and loop.time() < deadline and not all(s.done() for s in sent):
+            peak = max(peak, await waiting_on_lock(admin, db.app.user))
+            await asyncio.sleep(0.005)
+        await holder.rollback()  # the lock goes: the waiting requests go on
+    responses = await asyncio.gather(*sent)
+    dbkata.record_evidence("waiting together", {"peak": peak, "sent": AT_ONCE})
+    statuses = [r.status_code for r in responses]
+    if peak < AT_ONCE:
+        dbkata.fail(
+            "requests are served one at a time",
+            f"{AT_ONCE} requests sent at the same time ({', '.join(map(str, TOGETHER))}) while the harness "
+            "held a lock on the task table that each of them needs.",
+            f"At most {peak} of them waited for it in PostgreSQL at the same moment (pg_stat_activity); "
+            f"expected all {AT_ONCE}: requests must not wait for each other in the app. "
+            f"They answered {statuses}.",
+            advice="Serialising the requests hides what they share instead of ending the sharing.",
+        )
+    if statuses != [200, 200, 201, 200]:
+        dbkata.fail(
+            "requests held up by the database fail",
+            f"{', '.join(map(str, TOGETHER))}, sent at the same time while the task table was locked, "
+            f"answered {statuses} once the lock went; expected [200, 200, 201, 200].",
             advice="Look at what two requests running at the same time share.",
         )
