@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from dbkata.exercise import Exercise
 TIMING = "Find out when the code after `yield` in get_session runs, compared with sending the response."
 CONFLICT = "The unique check only runs at COMMIT: the 409 can only be decided after it."
 
-State = set[tuple[int, str, int]]  # (list_id, title, position)
+State = set[tuple[int, int, str, int]]  # (id, list_id, title, position)
 
 
 @pytest.fixture
@@ -36,8 +37,8 @@ async def api(exercise: Exercise, admin: AsyncEngine) -> Exercise:
 def reader(admin: AsyncEngine):  # type: ignore[no-untyped-def]
     async def state() -> State:
         async with admin.connect() as conn:
-            rows = await conn.execute(text("select list_id, title, position from task"))
-            return {(list_id, title, position) for list_id, title, position in rows}
+            rows = await conn.execute(text("select id, list_id, title, position from task"))
+            return {(task_id, list_id, title, position) for task_id, list_id, title, position in rows}
 
     return state
 
@@ -59,11 +60,11 @@ SCRIPT: list[tuple[str, dict[str, Any]]] = [
 
 
 def effect_seen(path: str, body: dict[str, Any], state: State, answer: Any) -> bool:
-    """Whether ``state`` already shows what a 2xx answer to this request claims."""
+    """Whether ``state`` already shows what a 2xx answer to this request claims (the ids it names included)."""
     list_id = int(path.split("/")[2])
     if path.endswith("/tasks"):
-        return (list_id, body["title"], body["position"]) in state
-    claimed = {(t["list_id"], t["title"], t["position"]) for t in answer}
+        return (answer.get("id"), list_id, body["title"], body["position"]) in state
+    claimed = {(t["id"], t["list_id"], t["title"], t["position"]) for t in answer}
     return claimed <= state
 
 
@@ -91,6 +92,16 @@ async def test_every_success_is_committed_when_it_is_sent(api: Exercise, admin: 
                         else "; it appeared only afterwards."
                     ),
                     "Expected: every 2xx answer describes data that is already committed.",
+                    advice=TIMING,
+                )
+            if after != res.at_response_start:
+                dbkata.fail(
+                    "data changed after a success was sent",
+                    f"{call} answered {res.status}.",
+                    "Between the moment the response started and the end of the request, rows changed: "
+                    f"added {sorted(after - res.at_response_start)}, removed {sorted(res.at_response_start - after)}.",
+                    "Expected: what the client was told is what is committed when the response starts; "
+                    "nothing changes after it.",
                     advice=TIMING,
                 )
         elif after != before:
@@ -145,11 +156,45 @@ async def test_swaps_keep_working(api: Exercise, admin: AsyncEngine) -> None:
                 "Expected 200: the constraint is deferred precisely so that swaps work.",
                 advice="Make the conflict visible for new tasks without checking every statement immediately.",
             )
-    final = sorted((p, t) for lid, t, p in await state() if lid == 1)
+    final = sorted((p, t) for _, lid, t, p in await state() if lid == 1)
     if final != [(1, "eggs"), (2, "milk"), (3, "bread")]:
         dbkata.fail(
             "swaps did not move the tasks",
             "Swapped 101↔103, 102↔101, 103↔102 in list 1 (milk 1, eggs 2, bread 3).",
             f"Afterwards (position, title): {final}; expected [(1, 'eggs'), (2, 'milk'), (3, 'bread')].",
             advice=TIMING,
+        )
+
+
+@pytest.mark.task(2)
+@pytest.mark.parametrize(("list_id", "position"), [(1, 4), (3, 1)])
+async def test_two_creates_of_one_position_at_once(
+    api: Exercise, admin: AsyncEngine, list_id: int, position: int
+) -> None:
+    # race(): a gate in PostgreSQL holds every INSERT into task until both requests got that far, so a
+    # check made before the INSERT ("is the position free?") passes for both.
+    bodies = [{"title": "left", "position": position}, {"title": "right", "position": position}]
+    path = f"/lists/{list_id}/tasks"
+    outcomes = await dbkata.race(
+        admin, [partial(api.asgi_request, "POST", path, json=b) for b in bodies], gate=("task", "INSERT")
+    )
+    call = f"two POST {path} at the same moment, {json.dumps(bodies[0])} and {json.dumps(bodies[1])}"
+    if any(o.error is not None for o in outcomes):
+        dbkata.fail(
+            "two creates at once break a request",
+            f"{call}: {'; '.join(o.describe() for o in outcomes)}.",
+            advice=CONFLICT,
+        )
+    results = [o.value for o in outcomes]
+    statuses = [r.status for r in results]
+    saved = sorted(t for _, lid, t, p in await reader(admin)() if (lid, p) == (list_id, position))
+    winners = [b["title"] for b, r in zip(bodies, results, strict=True) if r.status == 201]
+    if sorted(statuses) != [201, 409] or saved != winners:
+        dbkata.fail(
+            "two creates of one position at once are judged wrongly",
+            f"{call} (position {position} was free in list {list_id}) answered {statuses}.",
+            f"Afterwards the list held {saved or 'no task'} at position {position}.",
+            "Expected one 201 and one 409, and only the 201's task saved: the database decides which "
+            "one wins, at COMMIT, and the loser must still get its 409.",
+            advice=CONFLICT,
         )

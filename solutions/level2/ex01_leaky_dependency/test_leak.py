@@ -58,3 +58,23 @@ async def test_a_successful_request_is_committed(client: httpx.AsyncClient, admi
     response = await client.post("/tasks/batch", json={"titles": ["Call mum", "Pay rent"]})
     assert response.status_code == 201
     assert await titles(admin) == ["Call mum", "Pay rent"]
+
+
+async def test_requests_share_the_apps_connections(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    gc.collect()
+    gc.disable()  # an abandoned engine is only reclaimed by the garbage collector: keep it from hiding the pile
+    try:
+        statuses = [(await client.post("/tasks", json={"title": f"Chore {i}"})).status_code for i in range(5)]
+        async with admin.connect() as conn:  # the server's view: every connection to this database but ours
+            held = (
+                await conn.execute(
+                    text(
+                        "select count(*) from pg_stat_activity where datname = current_database() "
+                        "and pid <> pg_backend_pid() and backend_type = 'client backend'"
+                    )
+                )
+            ).scalar_one()
+    finally:
+        gc.enable()
+    assert statuses == [201] * 5
+    assert held <= 2, f"the server holds {held} connections after 5 requests sent one after the other"
