@@ -140,9 +140,10 @@ async def test_an_unknown_category_rejects_everything(
 ) -> None:
     await add_categories(admin, 50)
     rows = random_rows(1200, 50, seed=position)
-    rows[position]["category_id"] = 5000 + position
+    rows[position]["category_id"] = 9000 + position
     if position < 1199:
-        rows[-1]["category_id"] = 9999  # a later bad row: the message must name the first one
+        # a later bad row naming a smaller missing id: the message must name the first row, not the smallest id
+        rows[-1]["category_id"] = 5000 + position
     before = await dbkata.snapshot(admin, "task", "category")
     response = await client.post("/tasks/import", json=rows)
     call = f"POST /tasks/import with 1200 rows, row {position} naming a category that does not exist"
@@ -155,7 +156,8 @@ async def test_an_unknown_category_rejects_everything(
         dbkata.fail(
             "an unknown category is not reported",
             f"{call} answered {response.status_code} {detail!r}.",
-            f"Expected 422 from UnknownCategory({position}, …): the first offending row.",
+            f"Expected 422 from UnknownCategory({position}, {9000 + position}): the first offending row"
+            + (f" (row 1199 names the smaller missing id {5000 + position})." if position < 1199 else "."),
             advice="Check every row's category before writing anything, and report the first bad row.",
         )
     dbkata.assert_unchanged(
