@@ -189,7 +189,7 @@ def test_existing_server_with_createdb_role(pytester: pytest.Pytester, home: Pat
             host=info.socket_dir, port=info.port, user=info.superuser, password=info.password, dbname="postgres"
         ) as conn:
             left = conn.execute(
-                "select count(*) from pg_database where datname like 'dbk\\_%' and not datistemplate"
+                "select count(*) from pg_database where datname like 'dbk\\_%' and datname not like 'dbk\\_tpl\\_%'"
             ).fetchone()
         assert left == (0,)
     finally:

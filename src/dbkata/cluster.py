@@ -1,4 +1,14 @@
-"""Administration of the test server: the application role, schema templates and per-test clones."""
+"""The one database layer: roles, sealed templates and clones, verified drops, pruning, orphans.
+
+The pytest plugin (logged in as the embedded superuser, or as the ``DATABASE_URL`` role) and the grader
+(its superuser, acting for each submission's role) both go through :class:`Cluster`, so each piece of
+SQL is written once. Every database it creates is **sealed**: it is created with connections disabled,
+``CONNECT`` is revoked from ``PUBLIC`` and granted to the role that needs it, and only then are
+connections allowed. So only that role, its owner and superusers (the harness) can ever connect: no
+other submission can squat on a database and make its drop fail.
+
+Whether a drop succeeded is decided by asking ``pg_database`` afterwards, never from error text.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +17,12 @@ import hmac
 import itertools
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import psutil
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
 
 from dbkata.endpoint import Endpoint
 
@@ -25,9 +35,14 @@ APP_ROLE_SETTINGS = {
     "idle_in_transaction_session_timeout": "120s",  # a hang guard; far longer than any check
     "deadlock_timeout": "100ms",  # superuser-only setting: students cannot change it
 }
-_NAME_PREFIX = "dbk_"
-_TEMPLATE_PREFIX = "dbk_tpl_"
-_MAX_TEMPLATES = 48
+NAME_PREFIX = "dbk_"
+TEMPLATE_PREFIX = "dbk_tpl_"
+MAX_TEMPLATES = 48
+_ORPHAN_RE = re.compile(r"dbk_(?:build_)?(\d+)_\d+")
+# A drop that its own login could not finish (a session it may not end): not the code's fault.
+_DROP_REFUSED = (errors.ObjectInUse, errors.InsufficientPrivilege)
+
+Conn = psycopg.Connection[tuple[object, ...]]
 
 
 @dataclass(frozen=True)
@@ -44,22 +59,33 @@ class Database:
         return self.app.url()
 
 
+@dataclass(frozen=True)
+class RoleSpec:
+    """A login role the harness creates: never a superuser, never able to create roles."""
+
+    name: str
+    password: str
+    createdb: bool = False
+    connection_limit: int = -1  # -1: no limit
+    settings: Mapping[str, str] = field(default_factory=lambda: dict(APP_ROLE_SETTINGS))
+
+
 class Cluster:
     """One admin connection to the server, and what the harness does with it."""
 
     def __init__(self, admin: Endpoint) -> None:
         self.admin = admin
-        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._conn: Conn | None = None
         self._seq = itertools.count(1)
         self.app = admin  # replaced by ensure_app_role() where the server lets us create roles
         self._superuser: bool | None = None
 
     # -- connections -----------------------------------------------------------------------------
 
-    def conn(self) -> psycopg.Connection[tuple[object, ...]]:
-        """The session's autocommit admin connection on the maintenance database."""
+    def conn(self) -> Conn:
+        """The autocommit admin connection on the maintenance database."""
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(**self.admin.connect_kwargs(), autocommit=True)
+            self._conn = psycopg.connect(**self.admin.connect_kwargs(), autocommit=True, connect_timeout=30)
         return self._conn
 
     def close(self) -> None:
@@ -67,6 +93,12 @@ class Cluster:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def is_superuser(self) -> bool:
         """Whether the admin login is a superuser (the embedded server's is); asked once per run."""
@@ -77,49 +109,77 @@ class Cluster:
 
     # -- roles ----------------------------------------------------------------------------------------
 
+    def ensure_role(self, role: RoleSpec) -> None:
+        """Create the role, or bring an existing one back to ``role`` (attributes, password, settings)."""
+        createdb = "createdb" if role.createdb else "nocreatedb"
+        with self._advisory_lock("dbkata:roles"):
+            exists = self.conn().execute("select 1 from pg_roles where rolname = %s", (role.name,)).fetchone()
+            verb = "alter" if exists else "create"
+            self.conn().execute(
+                sql.SQL(
+                    verb + " role {} login nosuperuser " + createdb + " nocreaterole noinherit "
+                    "connection limit {} password {}"
+                ).format(sql.Identifier(role.name), sql.Literal(role.connection_limit), sql.Literal(role.password))
+            )
+            for key, value in role.settings.items():
+                self.conn().execute(
+                    sql.SQL("alter role {} set {} = {}").format(
+                        sql.Identifier(role.name), sql.Identifier(key), sql.Literal(value)
+                    )
+                )
+
     def ensure_app_role(self) -> Endpoint:
         """Create (once) the non-superuser role code under test logs in as; return its login."""
         if not self.is_superuser():
             self.app = self.admin  # an existing server without superuser: test code uses the URL's role
             return self.app
         password = hmac.new((self.admin.password or "dbkata").encode(), APP_ROLE.encode(), hashlib.sha256).hexdigest()
-        with self._advisory_lock("dbkata:roles"):
-            cur = self.conn()
-            exists = cur.execute("select 1 from pg_roles where rolname = %s", (APP_ROLE,)).fetchone()
-            verb = "alter" if exists else "create"
-            cur.execute(
-                sql.SQL(verb + " role {} login nosuperuser nocreatedb nocreaterole password {}").format(
-                    sql.Identifier(APP_ROLE), sql.Literal(password)
-                )
-            )
-            for key, value in APP_ROLE_SETTINGS.items():
-                cur.execute(
-                    sql.SQL("alter role {} set {} = {}").format(
-                        sql.Identifier(APP_ROLE), sql.Identifier(key), sql.Literal(value)
-                    )
-                )
+        self.ensure_role(RoleSpec(APP_ROLE, password))
         self.app = self.admin.with_login(APP_ROLE, password)
         return self.app
+
+    def drop_role(self, name: str) -> list[str]:
+        """End the role's sessions, drop its databases, then the role; return databases left behind."""
+        ident = sql.Identifier(name)
+        if self.conn().execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone() is None:
+            return []
+        self.conn().execute(sql.SQL("alter role {} nologin").format(ident))
+        self.conn().execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = %s", (name,))
+        left = self.drop_databases_of(name)
+        if not left:
+            self.conn().execute(sql.SQL("drop owned by {}").format(ident))
+            self.conn().execute(sql.SQL("drop role if exists {}").format(ident))
+        return left
+
+    def drop_orphan_roles(self, pattern: re.Pattern[str]) -> list[str]:
+        """Drop the roles whose name ``pattern`` matches with a dead pid in group 1 (killed graders)."""
+        rows = self.conn().execute("select rolname from pg_roles order by rolname").fetchall()
+        names = [str(r[0]) for r in rows]
+        orphans = [n for n in names if (m := pattern.fullmatch(n)) and not psutil.pid_exists(int(m.group(1)))]
+        for name in orphans:
+            self.drop_role(name)
+        return orphans
 
     # -- templates ------------------------------------------------------------------------------------
 
     def template(self, ddl: Sequence[str]) -> str:
-        """A template database holding ``ddl`` (run by the app role), built once and reused across runs."""
+        """A sealed template database holding ``ddl`` (run by the app role), built once and reused."""
         digest = hashlib.sha256("\x00".join([self.app.user, *ddl]).encode()).hexdigest()[:16]
-        name = _TEMPLATE_PREFIX + digest
+        name = TEMPLATE_PREFIX + digest
         with self._advisory_lock(name):
             if self._exists(name):
                 return name
-            build = f"{_NAME_PREFIX}build_{os.getpid()}_{next(self._seq)}"
-            self._execute("create database {} owner {} template template0", build, self.app.user)
+            build = f"{NAME_PREFIX}build_{os.getpid()}_{next(self._seq)}"
+            self._create_sealed(build, "template0")
             try:
                 self._load(build, ddl)
                 self._execute("alter database {} rename to {}", build, name)
             except BaseException:
                 self.drop(build)
                 raise
-            self._execute("alter database {} with is_template true allow_connections false", name)
-        self._prune_templates()
+            # Not marked is_template: then only its owner and superusers may clone it, nobody connects.
+            self._execute("alter database {} with allow_connections false", name)
+        self.prune_templates(MAX_TEMPLATES, owner=self.app.user)
         return name
 
     def _load(self, dbname: str, ddl: Sequence[str]) -> None:
@@ -131,12 +191,25 @@ class Cluster:
                 conn.execute(statement.encode())
             conn.commit()
 
+    def prune_templates(self, keep: int, owner: str | None) -> list[str]:
+        """Drop all but the newest ``keep`` templates (of ``owner`` only, unless None); return the dropped."""
+        query = "select datname from pg_database where datname like 'dbk\\_tpl\\_%%'"
+        params: tuple[str, ...] = ()
+        if owner is not None:
+            query += " and datdba = (select oid from pg_roles where rolname = %s)"
+            params = (owner,)
+        rows = self.conn().execute(query + " order by oid desc", params).fetchall()
+        dropped = [str(name) for (name,) in rows[max(0, keep) :]]
+        for name in dropped:
+            self.drop(name)
+        return dropped
+
     # -- per-test databases ---------------------------------------------------------------------------
 
     def clone(self, template: str) -> Database:
-        """A fresh database copied from ``template`` (file copy: a few ms on tmpfs)."""
-        name = f"{_NAME_PREFIX}{os.getpid()}_{next(self._seq)}"
-        self._execute("create database {} template {} strategy file_copy owner {}", name, template, self.app.user)
+        """A fresh sealed database copied from ``template`` (file copy: a few ms on tmpfs)."""
+        name = f"{NAME_PREFIX}{os.getpid()}_{next(self._seq)}"
+        self._create_sealed(name, template)
         if self.app == self.admin:  # no role of our own: put the role settings on the database
             for key, value in APP_ROLE_SETTINGS.items():
                 if key != "deadlock_timeout":
@@ -147,35 +220,67 @@ class Cluster:
                     )
         return Database(name, self.app.on(name), self.admin.on(name))
 
-    def drop(self, name: str) -> None:
-        """Drop a database, terminating whatever is still connected to it."""
-        self._execute("drop database if exists {} with (force)", name)
+    def _create_sealed(self, name: str, template: str) -> None:
+        """Create a database owned by the app role that no one else can ever have been connected to."""
+        strategy = "" if template == "template0" else " strategy file_copy"
+        self._execute(
+            "create database {} owner {} template {}" + strategy + " allow_connections false",
+            name,
+            self.app.user,
+            template,
+        )
+        self._execute("revoke all on database {} from public", name)
+        self._execute("grant connect, temporary on database {} to {}", name, self.app.user)
+        self._execute("alter database {} with allow_connections true", name)
+
+    def drop(self, name: str) -> bool:
+        """Drop a database, ending whatever is connected to it; True once ``pg_database`` lacks it.
+
+        A login that may not end a session still connected (only a superuser may end another role's)
+        gets False, not an error: the grader drops what is left with its superuser afterwards.
+        """
+        row = self.conn().execute("select datistemplate from pg_database where datname = %s", (name,)).fetchone()
+        if row is None:
+            return True
+        try:
+            if row[0]:  # a template of an older dbkata: only a non-template can be dropped
+                self._execute("alter database {} is_template false", name)
+            self._execute("drop database if exists {} with (force)", name)
+        except _DROP_REFUSED:
+            pass
+        return not self._exists(name)
+
+    def drop_databases_of(self, owner: str, attempts: int = 3) -> list[str]:
+        """Drop every database ``owner`` owns (clones and templates); return those still there."""
+        left: list[str] = []
+        for _ in range(attempts):
+            rows = (
+                self.conn()
+                .execute(
+                    "select d.datname from pg_database d join pg_roles r on r.oid = d.datdba "
+                    "where r.rolname = %s order by d.datname",
+                    (owner,),
+                )
+                .fetchall()
+            )
+            left = [str(name) for (name,) in rows if not self.drop(str(name))]
+            if not left:
+                break
+        return left
 
     def drop_orphans(self) -> list[str]:
-        """Drop the per-test databases of processes that no longer exist (runs killed with -9)."""
+        """Drop the app role's per-test databases of processes that no longer exist (runs killed with -9)."""
         dropped = []
-        rows = self.conn().execute("select datname from pg_database where datname like 'dbk\\_%'").fetchall()
-        for (name,) in rows:
-            m = re.fullmatch(r"dbk_(?:build_)?(\d+)_\d+", str(name))
-            if m and not psutil.pid_exists(int(m.group(1))):
-                self.drop(str(name))
+        rows = self.conn().execute(
+            "select datname from pg_database where datname like 'dbk\\_%%' "
+            "and datdba = (select oid from pg_roles where rolname = %s) order by datname",
+            (self.app.user,),
+        )
+        for (name,) in rows.fetchall():
+            m = _ORPHAN_RE.fullmatch(str(name))
+            if m and not psutil.pid_exists(int(m.group(1))) and self.drop(str(name)):
                 dropped.append(str(name))
         return dropped
-
-    def _prune_templates(self) -> None:
-        """Keep at most _MAX_TEMPLATES of this role's templates (others' templates are not ours to drop)."""
-        rows = (
-            self.conn()
-            .execute(
-                "select datname from pg_database where datname like 'dbk\\_tpl\\_%%' "
-                "and datdba = (select oid from pg_roles where rolname = %s) order by oid desc",
-                (self.app.user,),
-            )
-            .fetchall()
-        )
-        for (name,) in rows[_MAX_TEMPLATES:]:
-            self._execute("alter database {} is_template false", str(name))
-            self.drop(str(name))
 
     # -- helpers --------------------------------------------------------------------------------------
 
@@ -192,7 +297,7 @@ class Cluster:
 class _AdvisoryLock:
     """A session-level advisory lock on the admin connection, keyed by text (serialises runs)."""
 
-    def __init__(self, conn: psycopg.Connection[tuple[object, ...]], key: str) -> None:
+    def __init__(self, conn: Conn, key: str) -> None:
         self.conn, self.key = conn, key
 
     def __enter__(self) -> None:

@@ -124,12 +124,6 @@ def test_exercises_left_with_an_infrastructure_error_are_graded_again_on_resume(
     assert batch._plan(catalog_like, options, info, sub) is None  # finished: resume skips it
 
 
-def test_a_harness_teardown_race_is_run_again_not_held_against_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = "E   psycopg.errors.InsufficientPrivilege: permission denied to terminate process"
-    raced = RunResult(Status.OK, (TestResult("x::t", Kind.CHECK, 1, Outcome.ERROR, message=message),))
-    assert _checked(monkeypatch, [raced, OK], ScriptedServer([True], repairable=True)) is OK
-
-
 def test_a_grader_fault_becomes_an_infrastructure_error_record_not_a_stopped_batch(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

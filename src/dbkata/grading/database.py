@@ -5,7 +5,8 @@ a superuser connection. Each submission gets a fresh role that can log in and cr
 nothing else, with the timeouts of ``dbkata.cluster.APP_ROLE_SETTINGS`` set on it by the superuser
 (so the code cannot lift the superuser-only ones), a connection cap so one submission cannot starve
 the others, and a temp-file cap. The child's pytest plugin, given that role's URL, uses it for
-everything; the grader drops the role and all its databases afterwards.
+everything; the grader drops the role and all its databases afterwards. The SQL is
+:class:`dbkata.cluster.Cluster`'s, the same layer the plugin uses.
 """
 
 from __future__ import annotations
@@ -20,12 +21,9 @@ import socket
 import threading
 from dataclasses import dataclass
 
-import psutil
 import psycopg
-from psycopg import sql
 
-from dbkata.cluster import _MAX_TEMPLATES as MAX_TEMPLATES  # the cap Cluster.template() prunes at
-from dbkata.cluster import APP_ROLE_SETTINGS
+from dbkata.cluster import APP_ROLE_SETTINGS, MAX_TEMPLATES, Cluster, RoleSpec
 from dbkata.endpoint import Endpoint, configured_url
 from dbkata.server import EmbeddedServer, ServerError
 
@@ -100,77 +98,49 @@ class GradingDatabase:
         return role
 
     def ensure_role(self, role: SubmissionRole) -> None:
-        """Create the role unless it exists (a server re-created after a crash has lost it)."""
-        if not self.superuser or not role.name.startswith(ROLE_PREFIX):
-            return
-        with self._connect() as conn:
-            if conn.execute("select 1 from pg_roles where rolname = %s", (role.name,)).fetchone():
-                return
-            conn.execute(
-                sql.SQL(
-                    "create role {} login nosuperuser createdb nocreaterole noinherit connection limit {} password {}"
-                ).format(sql.Identifier(role.name), sql.Literal(CONNECTION_LIMIT), sql.Literal(role.password))
-            )
-            for key, value in ROLE_SETTINGS.items():
-                conn.execute(
-                    sql.SQL("alter role {} set {} = {}").format(
-                        sql.Identifier(role.name), sql.Identifier(key), sql.Literal(value)
-                    )
-                )
+        """Create the role, or restore it (a server re-created after a crash has lost it)."""
+        if self._ours(role):
+            spec = RoleSpec(role.name, role.password, True, CONNECTION_LIMIT, ROLE_SETTINGS)
+            with self._cluster() as cluster:
+                cluster.ensure_role(spec)
 
     def drop_databases(self, role: SubmissionRole) -> None:
-        """Drop every database the role owns (its clones and schema templates), keeping the role."""
-        if not self.superuser or not role.name.startswith(ROLE_PREFIX):
-            return
-        with self._connect() as conn:
-            rows = conn.execute(
-                "select d.datname from pg_database d join pg_roles r on r.oid = d.datdba where r.rolname = %s",
-                (role.name,),
-            ).fetchall()
-            for (dbname,) in rows:
-                ident = sql.Identifier(str(dbname))
-                conn.execute(sql.SQL("alter database {} is_template false").format(ident))
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(ident))
+        """Drop every database the role owns (its clones and schema templates), keeping the role.
+
+        The grader's superuser ends any session still connected, so a drop cannot be blocked; whether
+        it worked is read back from ``pg_database``, and a database that stays is the grader's fault.
+        """
+        if self._ours(role):
+            with self._cluster() as cluster:
+                left = cluster.drop_databases_of(role.name)
+            if left:
+                raise InfrastructureFault(f"could not drop the database(s) {', '.join(left)} of a submission")
 
     def make_room_for_templates(self, needed: int) -> None:
-        """Keep the server's schema templates under the cap the child's cluster code prunes at.
-
-        A child (not a superuser) that finds more than the cap would try to drop templates it does not
-        own and fail; so the grader, as superuser, drops the oldest ones first, as that pruning would.
-        """
-        if not self.superuser:
-            return
-        with self._lock, self._connect() as conn:
-            rows = conn.execute(
-                "select datname from pg_database where datname like 'dbk\\_tpl\\_%' order by oid desc"
-            ).fetchall()
-            for (name,) in rows[max(0, MAX_TEMPLATES - needed) :]:
-                ident = sql.Identifier(str(name))
-                conn.execute(sql.SQL("alter database {} is_template false").format(ident))
-                conn.execute(sql.SQL("drop database if exists {} with (force)").format(ident))
+        """Keep the server's schema templates under the cap, so that ``needed`` more fit beside them."""
+        if self.superuser:
+            with self._lock, self._cluster() as cluster:
+                cluster.prune_templates(MAX_TEMPLATES - needed, owner=None)
 
     def drop_role(self, role: SubmissionRole) -> None:
         """Drop every database the role owns, then the role (terminating its sessions)."""
-        if not self.superuser or not role.name.startswith(ROLE_PREFIX):
-            return
-        with self._connect() as conn:
-            conn.execute(sql.SQL("alter role {} nologin").format(sql.Identifier(role.name)))
-        self.drop_databases(role)
-        with self._connect() as conn:
-            conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where usename = %s", (role.name,))
-            conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role.name)))
-            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role.name)))
+        if self._ours(role):
+            with self._cluster() as cluster:
+                left = cluster.drop_role(role.name)
+            if left:
+                raise InfrastructureFault(f"could not drop the database(s) {', '.join(left)} of a submission")
 
     def drop_orphans(self) -> list[str]:
-        """Drop the roles (and databases) of graders that no longer run (killed with -9)."""
-        with self._connect() as conn:
-            names = [
-                str(r[0]) for r in conn.execute("select rolname from pg_roles where rolname like 'dbkg\\_%'").fetchall()
-            ]
-        orphans = [n for n in names if (m := _ROLE_RE.fullmatch(n)) and not psutil.pid_exists(int(m.group(1)))]
-        for name in orphans:
-            self.drop_role(SubmissionRole(name, ""))
-        return orphans
+        """Drop the roles (and databases) of graders on this host that no longer run (killed with -9)."""
+        with self._cluster() as cluster:
+            return cluster.drop_orphan_roles(_ROLE_RE)
+
+    def _ours(self, role: SubmissionRole) -> bool:
+        return self.superuser and role.name.startswith(ROLE_PREFIX)
+
+    def _cluster(self) -> Cluster:
+        """The one database layer, on a superuser connection of its own (the batch runs in threads)."""
+        return Cluster(self._endpoint())
 
     def check_health(self) -> None:
         """Raise InfrastructureFault unless the server answers and its disk has room."""
