@@ -16,6 +16,7 @@ from dbkata.catalog import CatalogError, load_catalog
 from dbkata.grading import BatchOptions, Limits, RunSettings, grade_batch, merge
 from dbkata.grading.collect import parse_shard
 from dbkata.grading.feedback import LEVELS
+from dbkata.grading.outputs import OUTPUT_UMASK
 from dbkata.grading.verify import verify
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +36,7 @@ def grade(argv: list[str]) -> int:
     p.add_argument("--memory", type=int, default=2048, help="MB of address space per process (default 2048)")
     p.add_argument("--file-size", type=int, default=64, help="MB per file (and captured output) a run may write")
     p.add_argument("--feedback", choices=LEVELS, default="messages", help="how much students see of checks")
+    p.add_argument("--umask", type=octal, default=OUTPUT_UMASK, help="of the outputs (default 027: 0640/0750)")
     p.add_argument("--workbook", type=Path, default=HERE, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     catalog = load_catalog(a.workbook)
@@ -43,9 +45,13 @@ def grade(argv: list[str]) -> int:
         Limits(timeout=a.timeout, memory_mb=a.memory, file_size_mb=a.file_size), a.submission_timeout, no_network=True
     )
     options = BatchOptions(
-        a.submissions, a.out, a.jobs, a.force, tuple(a.only), tuple(a.exercise), a.shard, settings, a.feedback
+        a.submissions, a.out, a.jobs, a.force, tuple(a.only), tuple(a.exercise), a.shard, settings, a.feedback, a.umask
     )
     return report(grade_batch(catalog, options), a.out)
+
+
+def octal(text: str) -> int:
+    return int(text, 8)
 
 
 def report(statuses: Counter[str], out: Path) -> int:
@@ -59,9 +65,10 @@ def merge_cmd(argv: list[str]) -> int:
     p.add_argument("inputs", type=Path, nargs="+", help="output folders of shard runs")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--feedback", choices=LEVELS, default="messages")
+    p.add_argument("--umask", type=octal, default=OUTPUT_UMASK, help="of the outputs (default 027: 0640/0750)")
     p.add_argument("--workbook", type=Path, default=HERE, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    return report(merge(a.inputs, a.out, a.feedback), a.out)
+    return report(merge(a.inputs, a.out, a.feedback, a.umask), a.out)
 
 
 def selfcheck(argv: list[str]) -> int:

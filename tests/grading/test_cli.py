@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from dbkata.grading.progress import Progress
@@ -81,22 +82,85 @@ def test_gradescope_run_autograder_writes_results_json(tmp_path: Path) -> None:
     ]
 
 
+class FakeClock:
+    """Time that moves only when told: progress text is then the same on every machine."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_progress_is_a_redrawn_bar_on_a_terminal_and_plain_lines_otherwise() -> None:
     for tty in (True, False):
-        stream = io.StringIO()
-        progress = Progress(2, stream, tty=tty)
+        stream, clock = io.StringIO(), FakeClock()
+        progress = Progress(stream=stream, tty=tty, clock=clock, ticker=False)
+        progress.begin(2, jobs=2)
         progress.start("amy")
         progress.start("bo")
+        clock.now += 30
         progress.finish("amy", "9/9 (graded)", ok=True)
+        clock.now += 45
         progress.finish("bo", "1/9 (graded with errors)", ok=False)
         progress.close()
         text = stream.getvalue()
         if tty:
-            assert "\r\x1b[K[###############---------------] 1/2 done · 1 running · 0 failed" in text
-            assert "2/2 done · 0 running · 1 failed" in text
+            assert "\r\x1b[K[------------------------------] 0/2 done · 0 running · 0 failed · 0:00 elapsed" in text
+            assert (
+                "[------------------------------] 0/2 done · 2 running · 0 failed · 0:00 elapsed · ETA estimating"
+                in text
+            )
+            assert (
+                "\r\x1b[K[###############---------------] 1/2 done · 1 running · 0 failed · 0:30 elapsed · ETA 0:30"
+                in text
+            )
+            assert "2/2 done · 0 running · 1 failed · 1:15 elapsed · ETA 0:00" in text
+            assert text.endswith("\ngraded 2 of 2 student(s), 1 with problems, in 1:15\n")
         else:
             assert text.splitlines() == [
-                "[1/2] amy: 9/9 (graded)",
-                "[2/2] bo: 1/9 (graded with errors)",
-                "graded 2 of 2 student(s), 1 with problems",
+                "grading 2 student(s), 2 at a time",
+                "[1/2] amy: 9/9 (graded) · 1 running · 0 failed · 0:30 elapsed · ETA 0:30",
+                "[2/2] bo: 1/9 (graded with errors) · 0 running · 1 failed · 1:15 elapsed · ETA 0:00",
+                "graded 2 of 2 student(s), 1 with problems, in 1:15",
             ]
+
+
+def test_plain_progress_says_it_is_still_grading_when_nothing_finishes_for_a_while() -> None:
+    stream, clock = io.StringIO(), FakeClock()
+    progress = Progress(stream=stream, tty=False, clock=clock, heartbeat=60, ticker=False)
+    progress.begin(3, jobs=1)
+    progress.start("amy")
+    clock.now += 59
+    progress._tick_once()  # not yet a minute of silence
+    clock.now += 2
+    progress._tick_once()
+    clock.now += 10
+    progress._tick_once()  # 10 s after the last line: nothing new
+    assert stream.getvalue().splitlines() == [
+        "grading 3 student(s), 1 at a time",
+        "… still grading: 0/3 done · 1 running · 0 failed · 1:01 elapsed · ETA estimating",
+    ]
+
+
+def test_a_terminal_bar_is_redrawn_every_second_while_a_student_runs() -> None:
+    stream = io.StringIO()
+    progress = Progress(stream=stream, tty=True, refresh=0.05)
+    progress.begin(1, jobs=1)
+    progress.start("amy")
+    deadline = time.monotonic() + 60
+    while stream.getvalue().count("\r") < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting for redraws to appear, not timing them
+    progress.finish("amy", "ok", ok=True)
+    progress.close()
+    assert stream.getvalue().count("0/1 done · 1 running") >= 3  # redrawn with nothing else happening
+
+
+def test_a_missing_submissions_folder_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    proc = _run(tmp_path / "nope", "--out", tmp_path / "out")
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        f"grade.py: no submissions folder at {tmp_path / 'nope'} "
+        "(give the folder that holds one folder, .zip or .tar.gz per student)"
+    ]
+    assert not (tmp_path / "out").exists()

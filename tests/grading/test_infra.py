@@ -15,14 +15,16 @@ from typing import Any
 
 import pytest
 
-from dbkata.catalog import ExerciseSpec, Task
+from dbkata.catalog import ExerciseSpec, Task, load_catalog
 from dbkata.grading import batch, collect, run, state
 from dbkata.grading.database import InfrastructureFault, SubmissionRole
 from dbkata.grading.progress import Progress
 from dbkata.grading.record import ExerciseRun, GradingRecord
 from dbkata.grading.run import RunSettings, _Context
+from dbkata.grading.sandbox import Slot
 from dbkata.report import Kind, Outcome, Status, TestResult
 from dbkata.runner import RunResult
+from tests.grading.conftest import WORKBOOK
 
 SPEC = ExerciseSpec("level2/ex02_echo", "Echo", ("echo.py",), (Task(1, 2),))
 OK = RunResult(Status.OK, (TestResult("x::t", Kind.CHECK, 1, Outcome.PASSED),))
@@ -155,3 +157,48 @@ def test_a_grader_fault_becomes_an_infrastructure_error_record_not_a_stopped_bat
         Status.INFRASTRUCTURE_ERROR, "the grader failed: OSError: No space left on device"
     )
     assert slots.qsize() == 1  # the slot went back for the next student
+
+
+class _QuietServer(ScriptedServer):
+    """A healthy server whose housekeeping does nothing (no database is touched)."""
+
+    def __init__(self) -> None:
+        super().__init__([], repairable=True)
+
+    def create_role(self) -> SubmissionRole:
+        return SubmissionRole("r", "postgresql://r@/postgres")
+
+    def drop_role(self, role: SubmissionRole) -> None:
+        pass
+
+    def drop_databases(self, role: SubmissionRole) -> None:
+        pass
+
+    def make_room_for_templates(self, needed: int) -> None:
+        pass
+
+
+def test_run_folders_and_logs_are_private_to_the_grader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen: dict[str, int] = {}
+
+    def fake_run_tree(folder: Path, *args: Any, output: Path, **kwargs: Any) -> RunResult:
+        work = output.parent
+        for label, path in [
+            ("slot", work),
+            ("staged", work / "staged"),
+            ("log", output),
+            ("run", output.with_suffix("")),
+        ]:
+            seen[label] = path.stat().st_mode & 0o777
+        return OK
+
+    monkeypatch.setattr(run, "run_tree", fake_run_tree)
+    catalog = load_catalog(WORKBOOK)
+    spec = catalog.get("level2/ex02_echo")
+    sub = collect.Submission("amy", tmp_path, {"level2/ex02_echo/echo.py": b"x = 1\n"})
+    slot: Any = type("S", (), {"give": Slot.give, "isolated": False, "kill_all": lambda self: 0})()
+    slot.env = lambda tree, url: {}
+    slot.prefix = lambda limits, **kw: []
+    server: Any = _QuietServer()
+    run.grade_submission(catalog, [spec], sub, slot, server, RunSettings(), tmp_path / "slot0")
+    assert seen == {"slot": 0o711, "staged": 0o700, "log": 0o600, "run": 0o700}

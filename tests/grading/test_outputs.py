@@ -6,6 +6,7 @@ The report is opened in a real headless Chromium (Debian's ``chromium`` package)
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
@@ -19,6 +20,7 @@ from dbkata.catalog import load_catalog
 from dbkata.grading import state
 from dbkata.grading.outputs import write_outputs
 from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
+from dbkata.grading.report_html import score_text
 from dbkata.report import Evidence, Kind, Outcome, Status, TestResult
 from tests.grading.conftest import WORKBOOK
 
@@ -170,16 +172,69 @@ def _chromium() -> str:
     return found
 
 
-def test_report_html_renders_in_a_headless_browser(out: Path, tmp_path: Path) -> None:
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+def test_outputs_are_readable_by_the_group_and_not_by_others(out: Path) -> None:
+    modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in [out, *out.rglob("*")]}
+    assert modes["."] == 0o750
+    assert modes["grades.csv"] == modes["report.html"] == modes["records/s00.json"] == 0o640
+    assert modes["feedback"] == modes["gradescope/s01"] == 0o750
+    assert set(modes.values()) == {0o640, 0o750}
+
+
+def test_umask_chooses_the_outputs_modes(out: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    write_outputs(copy, umask=0o077)
+    assert {p.stat().st_mode & 0o777 for p in copy.rglob("*") if p.is_file()} == {0o600}
+    assert {p.stat().st_mode & 0o777 for p in [copy, *copy.rglob("*")] if p.is_dir()} == {0o700}
+
+
+def test_report_numbers_are_rounded_for_people(out: Path) -> None:
+    assert [score_text(v) for v in (7.165, 7.0, 6.25, 0.04)] == ["7.2", "7", "6.2", "0"]
+    page = (out / "report.html").read_text()
+    median = re.search(r"<b>([^<]*)</b>median total", page)
+    assert median is not None
+    assert re.fullmatch(r"\d+(\.\d)?", median.group(1)), median.group(1)
+
+
+def test_histogram_axis_is_labelled_at_bin_edges(out: Path) -> None:
+    page = (out / "report.html").read_text()
+    edges = re.findall(r"<text class=edge [^>]*>([^<]*)</text>", page)
+    assert edges == [f"{10 * i}%" for i in range(11)]  # 3.4 % lies between the "0%" and "10%" ticks
+    tops = [int(y) for y in re.findall(r"<text class=count x=\d+ y=(-?\d+)", page)]
+    assert tops
+    assert min(tops) >= 11  # the tallest bar's count label (11 px text) starts inside the picture
+
+
+# Measures the laid-out page (test-only: the report itself has no script) and writes the result into it.
+_MEASURE = """<script>
+const box = (e) => e.getBoundingClientRect();
+const svg = box(document.getElementById("histogram"));
+const texts = [...document.querySelectorAll("#histogram text")].map(box);
+const outside = texts.filter((t) => t.left < svg.left - 0.5 || t.right > svg.right + 0.5
+  || t.top < svg.top - 0.5 || t.bottom > svg.bottom + 0.5).length;
+const edges = [...document.querySelectorAll("#histogram text.edge")].map(box);
+const overlaps = edges.slice(1).filter((t, i) => t.left < edges[i].right).length;
+const pre = document.createElement("pre");
+pre.id = "layout";
+pre.textContent = JSON.stringify({outside, overlaps, texts: texts.length, svgWidth: svg.width,
+  viewport: window.innerWidth, pageWidth: document.documentElement.scrollWidth});
+document.body.append(pre);
+</script>"""
+
+_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--hide-scrollbars",
+]
+
+
+@pytest.mark.parametrize("width", [1200, 420])  # a laptop, and a phone held upright
+def test_report_html_renders_in_a_headless_browser(out: Path, tmp_path: Path, width: int) -> None:
+    flags = [*_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width},1600"]
     url = (out / "report.html").as_uri()
     dom = subprocess.run(
         [_chromium(), *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True
@@ -188,12 +243,20 @@ def test_report_html_renders_in_a_headless_browser(out: Path, tmp_path: Path) ->
     assert re.search(r'<table id="students">.*</table>', dom, re.S)
     assert dom.count("<tr>", dom.index('id="students"')) == 31  # a header and one row per student
     assert "statements: GET /items" in dom
+    measured = tmp_path / "measured.html"
+    measured.write_text((out / "report.html").read_text().replace("</body>", _MEASURE + "</body>"))
+    dom = subprocess.run(
+        [_chromium(), *flags, "--dump-dom", measured.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
+    found = re.search(r'<pre id="layout">(.*?)</pre>', dom)
+    assert found, dom[-2000:]
+    layout = json.loads(html.unescape(found.group(1)))
+    assert layout["texts"] > 11  # eleven edge labels and the counts
+    assert layout["outside"] == 0, layout  # no label clipped by the picture's edge (the tallest bar's)
+    assert layout["overlaps"] == 0, layout  # the axis labels do not run into each other
+    assert layout["svgWidth"] <= layout["viewport"], layout  # the histogram shrinks to fit
+    assert layout["pageWidth"] <= layout["viewport"], layout  # wide tables scroll in their box, not the page
     shot = tmp_path / "report.png"
-    subprocess.run(
-        [_chromium(), *flags, "--window-size=1200,1600", f"--screenshot={shot}", url],
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
+    subprocess.run([_chromium(), *flags, f"--screenshot={shot}", url], capture_output=True, timeout=120, check=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one

@@ -27,7 +27,7 @@ from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.grading import collect, state
 from dbkata.grading.database import GradingDatabase
 from dbkata.grading.expect import Expectations
-from dbkata.grading.outputs import write_outputs
+from dbkata.grading.outputs import OUTPUT_UMASK, write_outputs
 from dbkata.grading.progress import Progress
 from dbkata.grading.record import ExerciseRun, GradingRecord
 from dbkata.grading.run import RunSettings, grade_submission
@@ -52,6 +52,7 @@ class BatchOptions:
     shard: tuple[int, int] | None = None
     settings: RunSettings = field(default_factory=RunSettings)
     feedback: str = "messages"
+    umask: int = OUTPUT_UMASK  # modes of the outputs (run folders and logs stay private whatever it is)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,13 @@ class _Todo:
 
 def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | None = None) -> Counter[str]:
     """Grade what is left to grade, then write every output; return how many students have each status."""
+    if not options.submissions.is_dir():
+        raise ValueError(
+            f"no submissions folder at {options.submissions} "
+            "(give the folder that holds one folder, .zip or .tar.gz per student)"
+        )
+    progress = progress or Progress()
+    progress.note(f"reading the committed workbook, then the submissions in {options.submissions}")
     snapshot = Path(tempfile.mkdtemp(prefix=f"{_WORK_PREFIX}{os.getpid()}-workbook-"))
     try:
         committed, warnings = committed_workbook(catalog, snapshot / "workbook")
@@ -71,7 +79,7 @@ def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | No
 
 
 def _grade_batch(
-    catalog: Catalog, source: Path, warnings: tuple[str, ...], options: BatchOptions, progress: Progress | None
+    catalog: Catalog, source: Path, warnings: tuple[str, ...], options: BatchOptions, progress: Progress
 ) -> Counter[str]:
     entries, skipped = collect.find_entries(options.submissions)
     entries = [
@@ -84,14 +92,13 @@ def _grade_batch(
     info = state.batch_info(catalog, settings, warnings)
     state.write_json(options.out / state.BATCH, info)
     todo = [t for t in (_plan(catalog, options, info, collect.load(e, catalog)) for e in entries) if t]
-    progress = progress or Progress(len(todo))
-    progress.total = len(todo)
     for line in [*(f"warning: {w}" for w in warnings), *skipped]:
         progress.note(line)
+    progress.begin(len(todo), max(1, min(options.jobs, len(todo))))
     if todo:
         _run_all(catalog, source, options, info, todo, progress)
     progress.close()
-    return write_outputs(options.out, options.feedback)
+    return write_outputs(options.out, options.feedback, options.umask)
 
 
 def _plan(catalog: Catalog, options: BatchOptions, info: dict[str, Any], sub: collect.Submission) -> _Todo | None:
@@ -214,7 +221,7 @@ def _remove_stale_work() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def merge(inputs: list[Path], out: Path, feedback: str = "messages") -> Counter[str]:
+def merge(inputs: list[Path], out: Path, feedback: str = "messages", umask: int = OUTPUT_UMASK) -> Counter[str]:
     """Combine the records of shard output folders into one output folder, then write its outputs."""
     infos = [state.read_batch(i) for i in inputs]
     if any(i is None for i in infos):
@@ -233,4 +240,4 @@ def merge(inputs: list[Path], out: Path, feedback: str = "messages") -> Counter[
             seen[student] = path
             state.write_record(out, record)
     state.write_json(out / state.BATCH, first)
-    return write_outputs(out, feedback)
+    return write_outputs(out, feedback, umask)

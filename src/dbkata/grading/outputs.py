@@ -20,8 +20,10 @@ from dbkata.grading.record import ExerciseRun, GradingRecord
 from dbkata.grading.report_html import class_report
 from dbkata.grading.score import ExerciseScore, StudentScore, score_student
 
+OUTPUT_UMASK = 0o027  # files 0640, folders 0750: a TA in the grader's group reads them, others do not
 
-def write_outputs(out: Path, level: str = "messages") -> Counter[str]:
+
+def write_outputs(out: Path, level: str = "messages", umask: int = OUTPUT_UMASK) -> Counter[str]:
     """Rebuild all outputs; return how many students have each status (graded, infrastructure_error...)."""
     if level not in LEVELS:
         raise ValueError(f"feedback level must be one of {', '.join(LEVELS)}")
@@ -42,7 +44,16 @@ def write_outputs(out: Path, level: str = "messages") -> Counter[str]:
         {f"{s.student}/results.json": gradescope_json(s, level) for s in scores if s.total is not None},
     )
     state.write_text(out / "report.html", class_report(info, scores))
+    share(out, umask)
     return Counter(s.status for s in scores)
+
+
+def share(out: Path, umask: int) -> None:
+    """Give the output folder, and everything in it, the modes ``umask`` leaves (files are written 0600)."""
+    for path in [out, *out.rglob("*")]:
+        if path.is_symlink():
+            continue
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def _write_each(folder: Path, files: dict[str, str]) -> None:

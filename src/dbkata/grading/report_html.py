@@ -21,12 +21,12 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px s
 .card{border:1px solid #d0d7de;border-radius:8px;padding:.6rem 1rem;min-width:8rem}
 .card b{display:block;font-size:1.5rem}table{border-collapse:collapse;width:100%;margin:.6rem 0}
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eaeef2;vertical-align:top}
-th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .bar{background:#eaeef2;border-radius:3px;height:.8rem;width:10rem;display:inline-block;vertical-align:middle}
 .bar i{display:block;height:100%;border-radius:3px;background:#2da44e}
 .bar.low i{background:#cf222e}.bar.mid i{background:#bf8700}code{font-size:.85em;white-space:pre-wrap}
 .status-graded{color:#1a7f37}.status-infrastructure_error,.status-incomplete{color:#9a6700}
-svg text{font:11px system-ui,sans-serif;fill:#57606a}
+svg text{font:11px system-ui,sans-serif;fill:#57606a}.scroll{overflow-x:auto;max-width:100%}
 """
 _STATEMENTS = re.compile(r"^statements?(?: counts)?: ")
 
@@ -61,7 +61,7 @@ def _header(info: dict[str, Any], scores: list[StudentScore]) -> str:
     cards = [
         ("students", len(scores)),
         ("points possible", f"{points:g}"),
-        ("median total", f"{statistics.median(totals):g}" if totals else "—"),
+        ("median total", score_text(statistics.median(totals)) if totals else "—"),
         *((status, count) for status, count in sorted(statuses.items())),
     ]
     card_html = "".join(f"<div class=card><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards)
@@ -72,28 +72,37 @@ def _header(info: dict[str, Any], scores: list[StudentScore]) -> str:
 
 
 def _distribution(scores: list[StudentScore]) -> str:
-    """A histogram of totals as a share of the points, in ten bins."""
+    """A histogram of totals as a share of the points, in ten bins; the axis is labelled at bin edges."""
     points = scores[0].points if scores else 0
     bins = [0] * 10
     for s in scores:
         if s.total is not None and points:
             bins[min(9, int(10 * s.total / points))] += 1
     top = max(bins) or 1
-    width, height = 560, 160
-    bars = []
+    width, height, base, headroom = 560, 170, 150, 20  # headroom: the tallest bar's count label fits above it
+    parts = []
     for i, count in enumerate(bins):
-        h = int((height - 30) * count / top)
+        h = round((base - headroom) * count / top)
         x = 40 + i * 50
-        label = f"<text x={x + 22} y={height - 24 - h} text-anchor=middle>{count}</text>" if count else ""
-        bars.append(
-            f"<rect class=bin x={x} y={height - 20 - h} width=44 height={h} fill='#0969da'>"
-            f"<title>{i * 10}–{i * 10 + 10}%: {count}</title></rect>"
-            f"<text x={x + 22} y={height - 6} text-anchor=middle>{'≥' if i else ''}{i * 10}%</text>{label}"
+        span = f"{i * 10}–{i * 10 + 10}%" + (" (100% included)" if i == 9 else "")
+        parts.append(
+            f"<rect class=bin x={x} y={base - h} width=44 height={h} fill='#0969da'>"
+            f"<title>{span}: {count} student(s)</title></rect>"
         )
+        if count:
+            parts.append(f"<text class=count x={x + 22} y={base - h - 5} text-anchor=middle>{count}</text>")
+    for i in range(11):  # bin edges: a total of 3.4 % sits between "0%" and "10%", not under "0%"
+        parts.append(f"<text class=edge x={37 + i * 50} y={base + 15} text-anchor=middle>{i * 10}%</text>")
     return (
-        f"<h2>Score distribution</h2><svg id=histogram role=img aria-label='histogram of totals' "
-        f"width={width} height={height} viewBox='0 0 {width} {height}'>{''.join(bars)}</svg>"
+        f"<h2>Score distribution</h2><p class=sub>students per tenth of the points possible</p>"
+        f"<svg id=histogram role=img aria-label='histogram of totals' width={width} height={height} "
+        f"viewBox='0 0 {width} {height}' style='max-width:100%;height:auto'>{''.join(parts)}</svg>"
     )
+
+
+def score_text(value: float) -> str:
+    """A score or median for people: at most one decimal (7.165 → 7.2, 7.0 → 7)."""
+    return f"{round(value, 1):g}"
 
 
 def _rate_bar(rate: float) -> str:
@@ -122,8 +131,8 @@ def _pass_rates(scores: list[StudentScore]) -> str:
                 f"<td>{_rate_bar(passed)}</td></tr>"
             )
     return (
-        "<h2>Pass rate per exercise and task</h2><table id=pass-rates><tr><th>exercise / task</th>"
-        "<th>mean</th><th>full marks / passed</th></tr>" + "".join(rows) + "</table>"
+        "<h2>Pass rate per exercise and task</h2><div class=scroll><table id=pass-rates><tr><th>exercise / task</th>"
+        "<th>mean</th><th>full marks / passed</th></tr>" + "".join(rows) + "</table></div>"
     )
 
 
@@ -155,8 +164,9 @@ def _failures(scores: list[StudentScore], limit: int = 12) -> str:
         for (ex, reason), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     )
     return (
-        "<h2>Most common failure reasons</h2><table id=failures><tr><th>students</th><th>exercise</th>"
-        "<th>reason</th></tr>" + (rows or "<tr><td colspan=3>no failures</td></tr>") + "</table>"
+        "<h2>Most common failure reasons</h2><div class=scroll><table id=failures>"
+        "<tr><th>students</th><th>exercise</th>"
+        "<th>reason</th></tr>" + (rows or "<tr><td colspan=3>no failures</td></tr>") + "</table></div>"
     )
 
 
@@ -175,14 +185,15 @@ def _statement_counts(scores: list[StudentScore]) -> str:
         dist = ", ".join(f"{c} stmt × {n}" for c, n in sorted(Counter(counts).items()))
         rows.append(
             f"<tr><td>{_e(ex)}</td><td>{_e(key)}</td><td class=num>{min(counts)}</td>"
-            f"<td class=num>{statistics.median(counts):g}</td><td class=num>{max(counts)}</td>"
+            f"<td class=num>{score_text(statistics.median(counts))}</td><td class=num>{max(counts)}</td>"
             f"<td>{_e(dist)}</td></tr>"
         )
     return (
-        "<h2>Statement counts (N+1 checks)</h2><table id=statements><tr><th>exercise</th><th>measured</th>"
+        "<h2>Statement counts (N+1 checks)</h2><div class=scroll><table id=statements>"
+        "<tr><th>exercise</th><th>measured</th>"
         "<th>min</th><th>median</th><th>max</th><th>distribution (count × students)</th></tr>"
         + ("".join(rows) or "<tr><td colspan=6>no check counted statements</td></tr>")
-        + "</table>"
+        + "</table></div>"
     )
 
 
@@ -195,6 +206,11 @@ def _count_of(value: Any) -> int | None:
     return None
 
 
+def _points(value: float) -> str:
+    """A student's points: exact up to two decimals (a third of a point is 0.33, not 0.333333)."""
+    return f"{round(value, 2):g}"
+
+
 def _students(scores: list[StudentScore]) -> str:
     head = "".join(
         f"<th title='{_e(e.id)}'>{_e(e.id.split('/')[-1].split('_')[0])}</th>"
@@ -202,15 +218,14 @@ def _students(scores: list[StudentScore]) -> str:
     )
     rows = []
     for s in scores:
-        cells = "".join(f"<td class=num>{'—' if e.score is None else f'{e.score:g}'}</td>" for e in s.exercises)
-        total = "—" if s.total is None else f"{s.total:g}"
+        cells = "".join(f"<td class=num>{'—' if e.score is None else _points(e.score)}</td>" for e in s.exercises)
+        total = "—" if s.total is None else _points(s.total)
         rows.append(
             f"<tr><td><a href='feedback/{_e(s.student)}.md'>{_e(s.student)}</a></td>{cells}"
             f"<td class=num>{total}</td><td class='status-{_e(s.status.replace(' ', '_'))}'>"
             f"{_e(s.status)}</td></tr>"
         )
     return (
-        f"<h2>Students</h2><table id=students><tr><th>student</th>{head}<th>total</th><th>status</th></tr>"
-        + "".join(rows)
-        + "</table>"
+        "<h2>Students</h2><div class=scroll><table id=students>"
+        f"<tr><th>student</th>{head}<th>total</th><th>status</th></tr>" + "".join(rows) + "</table></div>"
     )

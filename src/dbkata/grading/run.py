@@ -89,6 +89,8 @@ def grade_submission(
     """
     exercises: dict[str, ExerciseRun] = {}
     work.mkdir(parents=True, exist_ok=True)
+    work.chmod(0o711)  # the slot's user reaches its run folder inside; nobody lists or reads the rest
+    (work / "staged").mkdir(mode=0o700, exist_ok=True)  # the submission's files: read by the grader only
     staged = sub.stage(work / "staged")
     started = time.monotonic()
     role = _role(db)
@@ -247,6 +249,9 @@ def _run_once(
     else:
         remove_student_tests(spec, folder)  # the code-task run: only the workbook's tests and checks
     ctx.slot.give(tree)
+    log = ctx.work / f"run{n}.log"
+    log.touch(mode=0o600)  # the run's output is the grader's alone
+    log.chmod(0o600)
     timeout = min(ctx.settings.limits.timeout, remaining)
     limits = replace(ctx.settings.limits, timeout=timeout)
     try:
@@ -261,7 +266,7 @@ def _run_once(
             prefix=ctx.slot.prefix(
                 limits, no_network=ctx.settings.no_network, hide=ctx.settings.hide, keep=ctx.settings.keep
             ),
-            output=ctx.work / f"run{n}.log",
+            output=log,
         )
     finally:
         ctx.slot.kill_all()
