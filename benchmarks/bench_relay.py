@@ -106,7 +106,10 @@ async def bench_import(direct: AsyncEngine, relayed: AsyncEngine, wire: Relay, r
     await scenario(relayed)()
     counted = [s for s in wire.statements(mark) if s.counted]
     inserts = [s for s in counted if s.sql.lstrip().upper().startswith("INSERT")]
-    print(f"  statements on the wire for one import: {len(counted)} ({len(inserts)} INSERT, 1 DELETE)")
+    trips = len({(s.conn, s.batch) for s in counted})
+    print(
+        f"  on the wire for one import: {len(counted)} statements ({len(inserts)} INSERT, 1 DELETE), {trips} round trips"
+    )
 
 
 async def run_all(cluster: Cluster, runs: int) -> None:

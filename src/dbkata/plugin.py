@@ -162,7 +162,9 @@ def db(dbkata_cluster: Cluster, dbkata_template: str) -> Iterator[Database]:
 def relay_folder() -> Path:
     """A fresh, short folder for a relay's socket (unix socket paths must stay under 108 bytes)."""
     base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
-    return Path(tempfile.mkdtemp(prefix="dbkrl-", dir=base))
+    folder = Path(tempfile.mkdtemp(prefix="dbkrl-", dir=base))
+    folder.chmod(0o711)  # an app process running as another user may reach the socket, not list the folder
+    return folder
 
 
 @pytest.fixture

@@ -15,6 +15,14 @@ What counts as a statement (``WireStatement.counted``):
 * except transaction control (BEGIN/START/COMMIT/END/ROLLBACK/ABORT/SAVEPOINT/RELEASE, by the first
   keyword after comments) and the exact texts SQLAlchemy's dialect and asyncpg send by themselves
   (``protocol.DRIVER_NOISE``, compared whole: a comment in a real query never makes it noise).
+
+Measured with SQLAlchemy 2.1.9 + asyncpg 0.32 (``tests/probes/test_statements.py``, ``benchmarks/bench_relay.py``):
+Core ``insert(table)`` with 5 or 7 parameter sets and no RETURNING → 5 / 7 statements in one round
+trip (asyncpg ``executemany``); ``text("update ...")`` with 7 sets → 7; ORM ``add_all`` of 7 rows
+(RETURNING the keys: ``insertmanyvalues``) → 1; the ORM bulk ``insert(Task)`` with a list of 6,000
+rows and no RETURNING (level2/ex08's reference) → 6,000 INSERT statements in one round trip
+(``pg_stat_statements`` also counts each row of a pipelined executemany as one call).
+``StatementLog.round_trips`` counts round trips instead.
 """
 
 from __future__ import annotations
