@@ -107,9 +107,8 @@ async def bench_import(direct: AsyncEngine, relayed: AsyncEngine, wire: Relay, r
     counted = [s for s in wire.statements(mark) if s.counted]
     inserts = [s for s in counted if s.sql.lstrip().upper().startswith("INSERT")]
     trips = len({(s.conn, s.batch) for s in counted})
-    print(
-        f"  on the wire for one import: {len(counted)} statements ({len(inserts)} INSERT, 1 DELETE), {trips} round trips"
-    )
+    what = f"{len(counted)} statements ({len(inserts)} INSERT, 1 DELETE), {trips} round trips"
+    print(f"  on the wire for one import: {what}")
 
 
 async def run_all(cluster: Cluster, runs: int) -> None:
