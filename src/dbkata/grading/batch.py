@@ -31,12 +31,14 @@ from dbkata.grading.outputs import OUTPUT_UMASK, write_outputs
 from dbkata.grading.progress import Progress
 from dbkata.grading.record import ExerciseRun, GradingRecord
 from dbkata.grading.run import RunSettings, grade_submission
-from dbkata.grading.sandbox import Slot, make_slots, network_isolation_available
+from dbkata.grading.sandbox import Slot, isolation_available, isolation_problem, make_slots
 from dbkata.grading.score import score_student
 from dbkata.grading.workbook import committed_workbook
 from dbkata.report import Status
 
 _WORK_PREFIX = "dbkata-grade-"
+ISOLATED = "sandboxed: namespaces, allow-list"
+TRUSTED = "submissions were trusted: not isolated"
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,19 @@ class _Todo:
 
 
 def grade_batch(catalog: Catalog, options: BatchOptions, progress: Progress | None = None) -> Counter[str]:
-    """Grade what is left to grade, then write every output; return how many students have each status."""
+    """Grade what is left to grade, then write every output; return how many students have each status.
+
+    Refuses (ValueError) where the sandbox cannot isolate submissions, unless they are trusted.
+    """
     if not options.submissions.is_dir():
         raise ValueError(
             f"no submissions folder at {options.submissions} "
             "(give the folder that holds one folder, .zip or .tar.gz per student)"
+        )
+    if not options.settings.trust_submissions and not isolation_available():
+        raise ValueError(
+            f"submissions cannot be isolated on this machine ({isolation_problem()}); grading untrusted code "
+            "needs --trust-submissions (the outputs then say so)"
         )
     progress = progress or Progress()
     progress.note(f"reading the committed workbook, then the submissions in {options.submissions}")
@@ -92,11 +102,13 @@ def _grade_batch(
     info = state.batch_info(catalog, settings, warnings)
     state.write_json(options.out / state.BATCH, info)
     todo = [t for t in (_plan(catalog, options, info, collect.load(e, catalog)) for e in entries) if t]
+    if settings["isolation"] != ISOLATED:
+        progress.note(f"isolation: {settings['isolation']}")
     for line in [*(f"warning: {w}" for w in warnings), *skipped]:
         progress.note(line)
     progress.begin(len(todo), max(1, min(options.jobs, len(todo))))
     if todo:
-        _run_all(catalog, source, options, info, todo, progress)
+        _run_all(catalog, options, info, todo, progress)
     progress.close()
     return write_outputs(options.out, options.feedback, options.umask)
 
@@ -122,7 +134,6 @@ def _current(record: GradingRecord, info: dict[str, Any], fingerprint: str) -> b
 
 def _run_all(
     catalog: Catalog,
-    source: Path,
     options: BatchOptions,
     info: dict[str, Any],
     todo: list[_Todo],
@@ -132,12 +143,11 @@ def _run_all(
     db = GradingDatabase()
     db.start()
     settings = options.settings
-    if settings.no_network and not (db.socket_dir and network_isolation_available()):
+    if settings.no_network and not db.socket_dir:  # a server reached over TCP needs the network
         settings = replace(settings, no_network=False)
-    hidden = [source / "solutions", source / "checks"] + ([catalog.root] if catalog.root != source else [])
-    hide = (*(p for p in hidden if p.exists()), options.submissions.resolve(), options.out.resolve())
-    keep = (db.socket_dir,) if db.socket_dir else ()
-    settings = replace(settings, hide=settings.hide + hide, keep=keep)
+        progress.note("network: shared with the host (the database is reached over TCP, not a unix socket)")
+    if db.socket_dir:  # connecting needs no write access: the code cannot remove the server's socket
+        settings = replace(settings, read_only=(*settings.read_only, db.socket_dir))
     slots: queue.Queue[Slot] = queue.Queue()
     for slot in make_slots(max(1, min(options.jobs, len(todo)))):
         slots.put(slot)
@@ -210,6 +220,7 @@ def _settings_json(settings: RunSettings) -> dict[str, Any]:
         "limits": data["limits"],
         "submission_timeout": data["submission_timeout"],
         "no_network": data["no_network"],
+        "isolation": ISOLATED if isolation_available() else TRUSTED,
     }
 
 

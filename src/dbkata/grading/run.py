@@ -54,8 +54,8 @@ class RunSettings:
     limits: Limits = field(default_factory=Limits)
     submission_timeout: float = 600.0
     no_network: bool = False
-    hide: tuple[Path, ...] = ()  # folders the code must not read (solutions, checks, other submissions)
-    keep: tuple[str, ...] = ()  # folders that must stay reachable under a private /dev/shm (the db socket)
+    read_only: tuple[str, ...] = ()  # what the code may read besides its run folder (the db socket folder)
+    trust_submissions: bool = False  # grade even where the sandbox cannot isolate the code
 
 
 @dataclass
@@ -264,7 +264,7 @@ def _run_once(
             timeout=timeout,
             env=ctx.slot.env(tree, ctx.role.url),
             prefix=ctx.slot.prefix(
-                limits, no_network=ctx.settings.no_network, hide=ctx.settings.hide, keep=ctx.settings.keep
+                limits, read_only=ctx.settings.read_only, read_write=[tree], no_network=ctx.settings.no_network
             ),
             output=log,
         )

@@ -1,15 +1,33 @@
-"""Where and how a submission's code runs: limits, an unprivileged user, a scrubbed environment, cleanup.
+"""Where and how a submission's code runs: an allow-list sandbox, limits, a scrubbed environment, cleanup.
 
-As root, each parallel job slot has its own system user (``dbkata-sbx-N``): process limits then bind
-(they never bind root), the code cannot read the server's credentials or write outside its folder,
-and every process the run left behind, even ones that escaped its process group, is killed by uid.
-As a normal user the same limits apply, but the code runs as that user: documented, not hidden.
+``Slot.prefix`` wraps a command in ``confine.py``. Where the kernel allows namespaces (root, or an
+unprivileged user namespace as a normal user: :func:`isolation_available`), the command sees only:
+
+* /usr, /bin, /sbin, /lib*, and from /etc: passwd, group, nsswitch.conf, hosts, host.conf, ld.so.*,
+  localtime, timezone, ssl, ca-certificates*, alternatives, mime.types, os-release -- read-only;
+* the Python it runs on: ``sys.base_prefix``, ``sys.prefix`` and every folder on a clean interpreter's
+  ``sys.path`` (site-packages, and the dbkata source folder of an editable install) -- read-only,
+  at their own paths even under a 0700 /root;
+* the caller's ``read_only`` paths (the database's socket folder) and ``read_write`` paths (the run
+  folder), at their own paths;
+* its own /proc (a new PID namespace: only its processes), /dev/{null,zero,full,random,urandom},
+  private tmpfs on /tmp (256 MB), /var/tmp and /dev/shm (64 MB each), and with ``no_network`` only a
+  loopback of its own (unix sockets in bound folders still work).
+
+Nothing else exists inside: not the workbook (checks, solutions, .git, examples), not other checkouts
+(/work, /root, /home), not other slots' folders. Every process started inside dies when the command
+ends or when the sandbox's outer process is killed. As root, each parallel job slot also has its own
+system user (``dbkata-sbx-N``): process limits then bind, and the code cannot read what the grader's
+user owns. As a normal user the code runs as that user, in a user namespace, seeing the same tree.
+Where no namespace can be made, ``Slot.isolated`` is False and only the limits apply: the grader
+then refuses untrusted code unless told to trust it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import itertools
 import json
 import os
@@ -57,38 +75,38 @@ class Limits:
 
 @dataclass
 class Slot:
-    """One job slot: the OS user its runs use (None: the grader's own) and a token marking its processes."""
+    """One job slot: the OS user its runs use (None: the grader's own), whether runs are isolated, and a
+    token marking its processes."""
 
     index: int
     uid: int | None = None
     gid: int | None = None
+    isolated: bool = False  # in the allow-list sandbox (namespaces), not only under limits
     token: str = field(default_factory=lambda: secrets.token_hex(8))
     lock: IO[str] | None = field(default=None, repr=False)
 
-    @property
-    def isolated(self) -> bool:
-        """Whether runs happen as a separate unprivileged user."""
-        return self.uid is not None
-
     def prefix(
-        self, limits: Limits, *, no_network: bool, hide: Sequence[Path] = (), keep: Sequence[str] = ()
+        self,
+        limits: Limits,
+        *,
+        read_only: Sequence[Path | str] = (),
+        read_write: Sequence[Path | str] = (),
+        no_network: bool = True,
     ) -> list[str]:
-        """The command prefix that starts what follows it confined: limits, private network and mounts
-        (``hide`` covered, the Python install reachable), an unprivileged user."""
+        """The command prefix that starts what follows it in the sandbox (the module docstring says what
+        it sees), under ``limits``, as the slot's user."""
         settings: dict[str, object] = dict(limits.rlimits())
-        if self.isolated:
-            staging = LOCK_DIR / f"stage-{self.uid}"
-            settings.update(
-                uid=self.uid,
-                gid=self.gid,
-                no_network=no_network,
-                staging=str(staging),
-                expose=unreachable_python_paths(),
-                hide=[str(h) for h in hide if h.is_dir()],
-                keep=list(keep),
-            )
-        else:
+        if self.uid is None:  # the grader's own user: its other processes count towards the limit
             settings["processes"] = _own_process_count() + limits.processes
+        else:
+            settings.update(uid=self.uid, gid=self.gid)
+        if self.isolated:
+            settings.update(
+                isolate="user" if os.geteuid() != 0 else "root",
+                no_network=no_network,
+                read_only=[*python_paths(), *map(str, read_only)],
+                read_write=[str(p) for p in read_write],
+            )
         return [sys.executable, "-I", "-S", str(_CONFINE), json.dumps(settings), "--"]
 
     def env(self, home: Path, database_url: str) -> dict[str, str]:
@@ -124,7 +142,7 @@ class Slot:
             if not left:
                 return found
             found += len(left)
-            if self.isolated:
+            if self.uid is not None:
                 self._kill_uid()
             for proc in left:
                 with contextlib.suppress(psutil.Error):
@@ -135,7 +153,7 @@ class Slot:
         left = []
         for proc in psutil.process_iter():
             try:
-                if self.isolated:
+                if self.uid is not None:
                     if proc.uids().real == self.uid and proc.status() != psutil.STATUS_ZOMBIE:
                         left.append(proc)
                 elif proc.pid != os.getpid() and proc.environ().get("DBKATA_SANDBOX") == self.token:
@@ -166,8 +184,9 @@ def make_slots(count: int) -> list[Slot]:
 
     Two graders on one machine (shards) never share a slot user, because one's cleanup kills by uid.
     """
+    isolated = isolation_available()
     if os.geteuid() != 0:
-        return [Slot(i) for i in range(count)]
+        return [Slot(i, isolated=isolated) for i in range(count)]
     LOCK_DIR.mkdir(mode=0o755, exist_ok=True)
     slots: list[Slot] = []
     for i in itertools.count():
@@ -181,7 +200,7 @@ def make_slots(count: int) -> list[Slot]:
             handle.close()
             continue
         uid, gid = ensure_user(name)
-        slot = Slot(len(slots), uid, gid, lock=handle)
+        slot = Slot(len(slots), uid, gid, isolated, lock=handle)
         slot.kill_all()  # whatever a killed grader left running as this user
         slots.append(slot)
     return slots
@@ -203,31 +222,32 @@ def ensure_user(name: str) -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def unreachable_python_paths() -> list[str]:
-    """Folders the interpreter needs that other users cannot reach (e.g. a Python under /root)."""
-    wanted = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
-    wanted |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
-    return sorted(
-        p
-        for p in wanted
-        if not _traversable(p) and not any(p.startswith(q + os.sep) for q in wanted if q != p and not _traversable(q))
-    )
+@functools.cache
+def python_paths() -> tuple[str, ...]:
+    """What the interpreter needs, as a clean start of it sees it (not this process's ``sys.path``, where
+    pytest may have put a checkout): its prefixes and every existing ``sys.path`` entry, real paths."""
+    probe = "import json, sys; print(json.dumps([sys.base_prefix, sys.prefix, sys.base_exec_prefix, *sys.path]))"
+    out = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    found = [*json.loads(out.stdout), os.path.dirname(os.path.realpath(sys.executable))]
+    return tuple(dict.fromkeys(os.path.realpath(p) for p in found if p and os.path.exists(p)))
 
 
-def _traversable(path: str) -> bool:
-    parts = Path(path).parts
-    return all(os.stat(Path(*parts[:i])).st_mode & 0o005 == 0o005 for i in range(2, len(parts) + 1))
+def isolation_available() -> bool:
+    """Whether commands can be run in the allow-list sandbox here (probed once per process)."""
+    return isolation_problem() is None
 
 
-def network_isolation_available() -> bool:
-    """Whether a child can be put in a private network namespace here (root, and allowed by the host)."""
-    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
-        return False
-    probe = [sys.executable, "-I", "-S", str(_CONFINE), '{"no_network": true}', "--", "/bin/true"]
+@functools.cache
+def isolation_problem() -> str | None:
+    """Why the sandbox cannot be built here (what the probe printed), or None if it can."""
+    if not sys.platform.startswith("linux"):
+        return f"namespaces are a Linux feature; this is {sys.platform}"
+    probe = [*Slot(0, isolated=True).prefix(Limits()), sys.executable, "-I", "-S", "-c", "pass"]
     try:
-        return subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode == 0
-    except OSError:
-        return False
+        proc = subprocess.run(probe, capture_output=True, text=True, timeout=60, check=False, cwd="/")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    return None if proc.returncode == 0 else (proc.stderr.strip() or f"exit code {proc.returncode}")
 
 
 def _own_process_count() -> int:
