@@ -153,8 +153,11 @@ def test_proc_shows_only_the_sandboxs_processes(slot: Slot, run_dir: Path) -> No
         pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
         print(json.dumps({"pids": pids, "me": os.getpid()}))
     """
-    seen = json.loads(inside(slot, run_dir, code).stdout)
+    proc = subprocess.Popen(command(slot, run_dir, code), cwd=run_dir, stdout=subprocess.PIPE, text=True)
+    out, _ = proc.communicate(timeout=120)
+    seen = json.loads(out)
     assert seen["pids"] == [1, seen["me"]]  # the sandbox's init and this process
+    assert seen["me"] == proc.pid  # the outer process's pid: unique on the host while the sandbox lives
 
 
 def test_no_tcp_connection_reaches_a_listener_outside(slot: Slot, run_dir: Path) -> None:

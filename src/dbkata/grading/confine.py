@@ -268,12 +268,13 @@ def _isolated(settings: dict[str, object], command: list[str]) -> None:
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
     alive_r, alive_w = os.pipe()
     status_r, status_w = os.pipe()
+    outer = os.getpid()
     init = os.fork()
     if init == 0:
         try:
             os.close(alive_w)
             os.close(status_r)
-            _init(settings, command, alive_r, status_w)
+            _init(settings, command, outer, alive_r, status_w)
         except BaseException as exc:
             print(f"confine: {exc}", file=sys.stderr, flush=True)
         os._exit(_SETUP_FAILED)
@@ -297,8 +298,12 @@ def _end_like(status: int) -> None:
     os._exit(code)
 
 
-def _init(settings: dict[str, object], command: list[str], alive: int, status: int) -> None:
-    """Pid 1 of the sandbox: dies with the outer process, builds the root, runs the command, reaps."""
+def _init(settings: dict[str, object], command: list[str], outer: int, alive: int, status: int) -> None:
+    """Pid 1 of the sandbox: dies with the outer process, builds the root, runs the command, reaps.
+
+    The command gets the outer process's pid inside too: a pid that is unique on the host and alive
+    exactly as long as the sandbox, as code that names things after its pid (test databases) expects.
+    """
     _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
     os.set_blocking(alive, False)
     try:
@@ -311,6 +316,7 @@ def _init(settings: dict[str, object], command: list[str], alive: int, status: i
     if settings.get("no_network"):
         _loopback_up()
     _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    _write("/proc/sys/kernel/ns_last_pid", str(outer - 1))
     child = os.fork()
     if child == 0:
         try:
