@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dbkata.grading.sandbox import isolation_available
+
 collect_ignore = ["fixtures"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +26,9 @@ def submit(folder: Path, student: str, files: dict[str, str]) -> Path:
 
 
 def grade_cmd(*args: str | Path) -> list[str]:
-    """The command line of grade.py on the fixture workbook."""
-    return [sys.executable, str(ROOT / "grade.py"), *map(str, args), "--workbook", str(WORKBOOK)]
+    """The command line of grade.py on the fixture workbook (trusting the fixtures where nothing isolates)."""
+    trust = [] if args[:1] in (("merge",), ("selfcheck",)) or isolation_available() else ["--trust-submissions"]
+    return [sys.executable, str(ROOT / "grade.py"), *map(str, args), *trust, "--workbook", str(WORKBOOK)]
 
 
 def run_grade(*args: str | Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
