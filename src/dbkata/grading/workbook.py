@@ -35,7 +35,11 @@ def committed_workbook(catalog: Catalog, dest: Path) -> tuple[Catalog, tuple[str
     dest.mkdir(mode=0o700, parents=True)
     archive = _git(top, "archive", "--format=tar", f"HEAD:{prefix}", *parts)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
+        # git archive of the workbook's own commit; the "data" filter exists from Python 3.11.4 on only
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:  # Debian's python3 is 3.11.2
+            tar.extractall(dest)  # our own commit, not an upload
     paths = [prefix + p for p in PARTS]
     changed = _git(top, "status", "--porcelain", "--untracked-files=all", "--", *paths).decode().splitlines()
     warnings: tuple[str, ...] = ()
