@@ -207,7 +207,7 @@ def _mount_one(target: str, kind: str) -> list[str]:
     else:
         _mount("/oldroot" + target, new, None, _MS_BIND | _MS_REC)
         if kind == "ro":
-            return _mounts_under(new)
+            return _mounts_under(new) if os.path.isdir(new) else [new]
         _remount(new, 0)
     return []
 
