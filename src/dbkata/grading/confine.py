@@ -15,6 +15,9 @@ namespace that maps the caller's uid and gid to themselves), the command gets:
 * ``nosuid`` and ``nodev`` on every bind, ``no_new_privs``, the rlimits, umask 077, then (as root)
   the slot's uid and gid with no supplementary groups; the working directory is kept if it is visible.
 
+Listed paths are resolved (symlinks followed) by the init with its privileges, before any code runs
+inside: they must be paths the confined code could not have changed earlier (fresh run folders).
+
 Processes: this process (outside) forks an init (pid 1 inside) that dies with it (``PDEATHSIG``), and
 the init forks the command. When the command exits, the init exits with it and the kernel kills
 every process left in the namespace; when this process is killed (SIGKILL from the grader), the init
