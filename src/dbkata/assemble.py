@@ -8,6 +8,7 @@ it; a target's own tests, conftest.py, pytest config or extra files never take p
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from dbkata.catalog import Catalog, ExerciseSpec
@@ -45,6 +46,42 @@ def assemble(catalog: Catalog, spec: ExerciseSpec, target: Path, dest: Path) -> 
     checks = catalog.checks_dir(spec)
     if checks.is_dir():
         shutil.copytree(checks, folder, ignore=_SKIP, dirs_exist_ok=True)
+    return folder
+
+
+_APP_SKIP = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", ".pytest_cache", "conftest.py", "variants", "test_*.py", "check_*.py", "*.md"
+)
+
+
+def assemble_harness(catalog: Catalog, spec: ExerciseSpec, target: Path, dest: Path) -> Path:
+    """The trusted side of a graded run: pristine given files, visible tests and checks, no student code.
+
+    The editable modules are left out entirely, so a check that tried to import the code under test
+    would fail loudly instead of silently grading the starter; the target's editable data files
+    (an answers file) are taken, since checks read them as data.
+    """
+    folder = assemble(catalog, spec, catalog.exercise_dir(spec), dest)
+    for name in spec.editable:
+        (folder / name).unlink(missing_ok=True)
+    data = [n for n in spec.editable if not n.endswith(".py")]
+    overlay_editable(replace(spec, editable=tuple(data)), target, folder)
+    return folder
+
+
+def assemble_app(catalog: Catalog, spec: ExerciseSpec, target: Path, dest: Path) -> Path:
+    """The untrusted side: the exercise's given modules and the target's editable files, nothing else.
+
+    No checks, no visible tests, no hints: what the app process can see is an allow-list.
+    """
+    dest.mkdir(parents=True)
+    for package_dir in (dest / "exercises", dest / "exercises" / spec.level):
+        package_dir.mkdir()
+        (package_dir / "__init__.py").touch()
+    folder = dest / "exercises" / spec.id
+    shutil.copytree(catalog.exercise_dir(spec), folder, ignore=_APP_SKIP)
+    (folder / "__init__.py").touch()
+    overlay_editable(spec, target, folder)
     return folder
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import re
 import shutil
 import signal
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -21,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from dbkata.assemble import assemble, overlay_editable
+from dbkata.assemble import assemble, assemble_app, assemble_harness, overlay_editable
 from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.grading.collect import Submission
 from dbkata.grading.database import GradingDatabase, InfrastructureFault, SubmissionRole
@@ -29,7 +32,6 @@ from dbkata.grading.expect import (
     Expectations,
     Expected,
     code_task_run,
-    remove_student_tests,
     student_test_targets,
 )
 from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
@@ -241,13 +243,75 @@ def _run_once(
         return RunResult(
             Status.NOT_RUN, message=f"the submission's time budget of {ctx.settings.submission_timeout:g} s was used up"
         )
+    if tests_from is None:
+        return _run_split(ctx, spec, code, remaining)
+    return _run_student_test(ctx, spec, code, tests_from, selection, remaining)
+
+
+def _run_split(ctx: _Context, spec: ExerciseSpec, code: Path, remaining: float) -> RunResult:
+    """A code-task run: the checks and the verdict in a trusted harness, the code in a sandboxed app process.
+
+    The harness (pytest, as the grader's user) never imports the submission: its tree holds the
+    pristine given files, the visible tests and the checks, and its report is written where the app's
+    user cannot write. The app process (the slot's user, the sandbox) sees only the exercise's given
+    modules and the submission's editable files, and is reached over unix sockets in a rendezvous
+    folder that only it and the harness can enter.
+    """
+    n = next(ctx.counter)
+    tree, app = ctx.work / f"run{n}", ctx.work / f"app{n}"
+    folder = assemble_harness(ctx.catalog, spec, code, tree)
+    assemble_app(ctx.catalog, spec, code, app)
+    rendezvous = Path(tempfile.mkdtemp(prefix="dbkr-", dir="/tmp"))
+    try:
+        tree.chmod(0o700)
+        ctx.slot.give(app)
+        ctx.slot.give(rendezvous)
+        limits = replace(ctx.settings.limits, timeout=min(ctx.settings.limits.timeout, remaining))
+        app_env = ctx.slot.env(app, ctx.role.url)
+        app_env.pop("DATABASE_URL")  # each test's app process gets its own test database's URL
+        sandbox = {
+            "app_root": str(app),
+            "rendezvous": str(rendezvous),
+            "prefix": ctx.slot.prefix(
+                limits,
+                no_network=ctx.settings.no_network,
+                hide=ctx.settings.hide,
+                keep=(*ctx.settings.keep, str(rendezvous)),
+            ),
+            "env": app_env,
+            "call_timeout": limits.timeout,
+            "socket_mode": 0o666 if ctx.slot.isolated else 0o600,
+        }
+        config = tree / "app-sandbox.json"
+        config.write_text(json.dumps(sandbox))
+        # Captured output is never echoed back: a submission that prints 1 GB cannot flood the log.
+        return run_tree(
+            folder,
+            "--show-capture=no",
+            f"--dbkata-app-sandbox={config}",
+            str(folder),
+            timeout=remaining,
+            env=_harness_env(tree, ctx.role.url),
+            output=_private_log(ctx.work / f"run{n}.log"),
+        )
+    finally:
+        ctx.slot.kill_all()
+        for path in (tree, app, rendezvous):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _run_student_test(
+    ctx: _Context, spec: ExerciseSpec, code: Path, tests_from: Path, selection: tuple[str, ...], remaining: float
+) -> RunResult:
+    """The student's own test file against one version of the code: all of it is student code, all sandboxed.
+
+    Its outcome is the student's own test's verdict, so nothing is gained by forging it; the harness
+    split is for the workbook's checks.
+    """
     n = next(ctx.counter)
     tree = ctx.work / f"run{n}"
     folder = assemble(ctx.catalog, spec, code, tree)
-    if tests_from is not None:
-        overlay_editable(replace(spec, editable=selection), tests_from, folder)
-    else:
-        remove_student_tests(spec, folder)  # the code-task run: only the workbook's tests and checks
+    overlay_editable(replace(spec, editable=selection), tests_from, folder)
     ctx.slot.give(tree)
     log = ctx.work / f"run{n}.log"
     log.touch(mode=0o600)  # the run's output is the grader's alone
@@ -255,8 +319,7 @@ def _run_once(
     timeout = min(ctx.settings.limits.timeout, remaining)
     limits = replace(ctx.settings.limits, timeout=timeout)
     try:
-        targets = [str(folder / s) for s in selection] or [str(folder)]
-        # Captured output is never echoed back: a submission that prints 1 GB cannot flood the log.
+        targets = [str(folder / s) for s in selection]
         return run_tree(
             folder,
             "--show-capture=no",
@@ -271,6 +334,28 @@ def _run_once(
     finally:
         ctx.slot.kill_all()
         shutil.rmtree(tree, ignore_errors=True)
+
+
+def _harness_env(tree: Path, database_url: str) -> dict[str, str]:
+    """The trusted harness's environment: the grader's Python, the submission's database role, nothing else."""
+    (tree / "tmp").mkdir(exist_ok=True)
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tree),
+        "TMPDIR": str(tree / "tmp"),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONHASHSEED": "0",
+        "DATABASE_URL": database_url,
+    }
+
+
+def _private_log(path: Path) -> Path:
+    """A run log only the grader can read (it may hold what the submission printed)."""
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    return path
 
 
 def _test_entry(test: TestResult, ctx: _Context) -> TestResult:
