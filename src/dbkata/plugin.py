@@ -21,8 +21,9 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -30,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.pool import NullPool
 
 from dbkata import feedback, relay
-from dbkata.app.channel import InProcessChannel
+from dbkata.app.channel import AppUnavailable, InProcessChannel
+from dbkata.app.codec import AppError
 from dbkata.app.host import AppHost
 from dbkata.app.launcher import AppLauncher, AppSandbox
 from dbkata.cluster import Cluster, Database
@@ -121,6 +123,25 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
     feedback.set_current(feedback.CheckContext())
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """An exception of the code under test that escapes a test is shown as the student's error, not ours."""
+    report = yield
+    error = call.excinfo.value if call.excinfo is not None else None
+    if report.failed and isinstance(error, AppError | AppUnavailable):
+        if isinstance(error, AppError):
+            lines = [f"The code raised {error.headline()}", *(f"    {f}" for f in error.frames[-4:])]
+            if error.cause:
+                lines.append(f"  (caused by {error.cause.splitlines()[0][:200]})")
+            title = f"{error.type_name} in the code under test"
+        else:
+            lines, title = [str(error)], "the code under test stopped answering"
+        context = feedback.context_of(item)
+        where = f"{item.nodeid.split('::', 1)[-1]}"
+        report.longrepr = "\n".join([context.header(title), f"  In {where}:", *(f"  {line}" for line in lines)])
+    return report
+
+
 _INFRA = pytest.StashKey[Infrastructure]()
 
 
@@ -194,15 +215,7 @@ def _sandbox_of(config: pytest.Config) -> AppSandbox | None:
     """The app process's settings: the grader's file, a plain subprocess, or None (in this process)."""
     path = config.getoption("--dbkata-app-sandbox")
     if path:
-        data = json.loads(Path(path).read_text())
-        return AppSandbox(
-            app_root=Path(data["app_root"]),
-            rendezvous=Path(data["rendezvous"]),
-            prefix=tuple(data.get("prefix", ())),
-            env=dict(data.get("env", {})),
-            call_timeout=float(data.get("call_timeout", 120.0)),
-            socket_mode=int(data.get("socket_mode", 0o600)),
-        )
+        return AppSandbox.from_json(json.loads(Path(path).read_text()))
     if config.getoption("--dbkata-app") == "subprocess":
         rendezvous = Path(tempfile.mkdtemp(prefix="dbkr-"))
         return AppSandbox(app_root=config.rootpath, rendezvous=rendezvous)

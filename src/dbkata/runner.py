@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dbkata.app.launcher import AppSandbox
 from dbkata.report import Kind, Report, Status, TestResult
 
 REPORT_NAME = "dbkata-report.json"
@@ -98,6 +99,17 @@ def run_tree(
             return RunResult(Status.TIMEOUT, message=f"timed out after {timeout:g} s", output=tail)
     _kill_group(proc)  # anything the tests left running in the background
     return read_report(report, proc.returncode, out)
+
+
+def run_split(folder: Path, sandbox: AppSandbox, *selection: str, timeout: float = 300, **kwargs: Any) -> RunResult:
+    """Run a harness tree's tests and checks with the code under test in the app process ``sandbox`` describes.
+
+    The harness (this pytest) never imports the code: ``folder`` is an ``assemble_harness`` tree and
+    ``sandbox.app_root`` an ``assemble_app`` tree. The sandbox file sits in the harness's tree.
+    """
+    config = folder.parents[2] / "app-sandbox.json"
+    config.write_text(json.dumps(sandbox.to_json()))
+    return run_tree(folder, f"--dbkata-app-sandbox={config}", *(selection or (str(folder),)), timeout=timeout, **kwargs)
 
 
 def _sink(output: Path | None) -> Any:

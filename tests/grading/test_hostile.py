@@ -113,18 +113,21 @@ def test_the_honest_student_is_graded_normally(graded: dict[str, Any]) -> None:
 
 def test_syntax_error_is_reported_with_its_line(graded: dict[str, Any]) -> None:
     assert graded["ex"]["syntax"]["score"] == 0
-    assert "SyntaxError: invalid syntax" in graded["feedback"]["syntax"]
-    assert 'exercises/level2/ex02_echo/echo.py", line 1' in graded["feedback"]["syntax"]
+    assert "The code raised SyntaxError: invalid syntax (echo.py, line 1)" in graded["feedback"]["syntax"]
 
 
-def test_infinite_loop_times_out(graded: dict[str, Any]) -> None:
-    assert (graded["ex"]["loop"]["run_status"], graded["ex"]["loop"]["message"]) == ("timeout", "timed out after 10 s")
-    assert "the test run did not finish in time: timed out after 10 s" in graded["feedback"]["loop"]
+def test_infinite_loop_costs_only_the_checks_it_stops(graded: dict[str, Any]) -> None:
+    # The harness gives each request a safety limit (--timeout); the run itself goes on and completes.
+    loop = graded["ex"]["loop"]
+    assert (loop["run_status"], loop["score"]) == ("ok", 0)
+    assert "the app did not answer echo.echo() within 10 s" in graded["feedback"]["loop"]
 
 
-def test_os_exit_is_a_crash_with_a_reason(graded: dict[str, Any]) -> None:
-    assert graded["ex"]["exit"]["run_status"] == "crashed"
-    assert graded["ex"]["exit"]["message"].startswith("pytest exited with code 0 and wrote no report")
+def test_os_exit_ends_only_its_own_app_process(graded: dict[str, Any]) -> None:
+    # The code runs in an app process of its own: os._exit() there cannot end the harness's run.
+    exiting = graded["ex"]["exit"]
+    assert (exiting["run_status"], exiting["score"]) == ("ok", 0)
+    assert "the app process ended while the check was talking to it" in graded["feedback"]["exit"]
 
 
 def test_a_4gb_allocation_fails_with_memory_error(graded: dict[str, Any]) -> None:
@@ -148,10 +151,9 @@ def test_a_1gb_print_is_cut_at_the_file_size_limit(graded: dict[str, Any]) -> No
 
 
 def test_a_faked_infrastructure_error_is_not_believed(graded: dict[str, Any]) -> None:
+    # The report is written by the harness, where the code cannot reach: the forgery changes nothing.
     fake = graded["ex"]["fakeinfra"]
-    assert fake["run_status"] == "crashed"
-    assert fake["message"].startswith("the run reported a database failure, but the grader found the server healthy")
-    assert fake["score"] == 0
+    assert (fake["run_status"], fake["score"]) == ("ok", 0)
 
 
 @pytest.mark.skipif(not ISOLATED, reason="no sandbox here: the code could delete the grader's files")

@@ -31,6 +31,29 @@ class AppSandbox:
     call_timeout: float = 120.0  # seconds a single request may take before the app is stopped
     socket_mode: int = 0o600
 
+    def to_json(self) -> dict[str, Any]:
+        """The file form the harness reads (``--dbkata-app-sandbox``)."""
+        return {
+            "app_root": str(self.app_root),
+            "rendezvous": str(self.rendezvous),
+            "prefix": list(self.prefix),
+            "env": self.env,
+            "call_timeout": self.call_timeout,
+            "socket_mode": self.socket_mode,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AppSandbox:
+        """Back from the file form."""
+        return cls(
+            app_root=Path(data["app_root"]),
+            rendezvous=Path(data["rendezvous"]),
+            prefix=tuple(data.get("prefix", ())),
+            env=dict(data.get("env", {})),
+            call_timeout=float(data.get("call_timeout", 120.0)),
+            socket_mode=int(data.get("socket_mode", 0o600)),
+        )
+
 
 class AppLauncher:
     """One app process (a zygote) per harness run; ``spawn`` forks a fresh child for each test."""

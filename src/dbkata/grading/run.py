@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import re
 import shutil
 import signal
@@ -24,6 +23,7 @@ from typing import Any
 
 import psycopg
 
+from dbkata.app.launcher import AppSandbox
 from dbkata.assemble import assemble, assemble_app, assemble_harness, overlay_editable
 from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.grading.collect import Submission
@@ -37,7 +37,7 @@ from dbkata.grading.expect import (
 from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
 from dbkata.grading.sandbox import Limits, Slot
 from dbkata.report import Evidence, Outcome, Status, TestResult
-from dbkata.runner import RunResult, run_tree
+from dbkata.runner import RunResult, run_split, run_tree
 
 MESSAGE_LIMIT = 4000
 _NORMALISE = [
@@ -269,26 +269,26 @@ def _run_split(ctx: _Context, spec: ExerciseSpec, code: Path, remaining: float) 
         limits = replace(ctx.settings.limits, timeout=min(ctx.settings.limits.timeout, remaining))
         app_env = ctx.slot.env(app, ctx.role.url)
         app_env.pop("DATABASE_URL")  # each test's app process gets its own test database's URL
-        sandbox = {
-            "app_root": str(app),
-            "rendezvous": str(rendezvous),
-            "prefix": ctx.slot.prefix(
-                limits,
-                no_network=ctx.settings.no_network,
-                hide=ctx.settings.hide,
-                keep=(*ctx.settings.keep, str(rendezvous)),
+        sandbox = AppSandbox(
+            app_root=app,
+            rendezvous=rendezvous,
+            prefix=tuple(
+                ctx.slot.prefix(
+                    limits,
+                    no_network=ctx.settings.no_network,
+                    hide=ctx.settings.hide,
+                    keep=(*ctx.settings.keep, str(rendezvous)),
+                )
             ),
-            "env": app_env,
-            "call_timeout": limits.timeout,
-            "socket_mode": 0o666 if ctx.slot.isolated else 0o600,
-        }
-        config = tree / "app-sandbox.json"
-        config.write_text(json.dumps(sandbox))
+            env=app_env,
+            call_timeout=limits.timeout,
+            socket_mode=0o666 if ctx.slot.isolated else 0o600,
+        )
         # Captured output is never echoed back: a submission that prints 1 GB cannot flood the log.
-        return run_tree(
+        return run_split(
             folder,
+            sandbox,
             "--show-capture=no",
-            f"--dbkata-app-sandbox={config}",
             str(folder),
             timeout=remaining,
             env=_harness_env(tree, ctx.role.url),

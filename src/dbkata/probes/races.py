@@ -58,7 +58,9 @@ class Outcome:
         if self.error is None:
             return "ok"
         state = f" (SQLSTATE {self.sqlstate})" if self.sqlstate else ""
-        return f"{self.kind}{state}: {type(self.error).__name__}: {str(self.error).splitlines()[0][:120]}"
+        name = getattr(self.error, "type_name", type(self.error).__name__)
+        first = str(self.error).splitlines()[0] if str(self.error) else ""
+        return f"{self.kind}{state}: {name}: {first[:120]}"
 
 
 def sqlstate_of(error: BaseException) -> str | None:
