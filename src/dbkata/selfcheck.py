@@ -15,7 +15,9 @@ For every exercise:
 
 The code-task runs leave the student-written test files out, as grading does. A predict exercise (its
 one editable file is ``answers.toml``) is held to more: every target must lose exactly the questions
-its answers get wrong, judged against the reference answers.
+its answers get wrong, judged against the reference answers. Every code target also runs the way the
+grader runs it (checks in a harness that never imports the code, the code in a separate app process),
+and must give the same outcome for every test and check as in-process (:mod:`dbkata.modes`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from dbkata.grading.expect import (
 from dbkata.grading.record import StudentTestRun
 from dbkata.grading.run import classify
 from dbkata.grading.score import score_exercise
+from dbkata.modes import disagreements, run_split_target
 from dbkata.report import Kind, Status
 from dbkata.runner import RunResult, run_tree
 
@@ -108,8 +111,21 @@ def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 2) -> l
         ]
         plan += later
         results += list(pool.map(lambda job: _run(catalog, spec, job, Path(tmp)), later))
+        code_jobs = [(job, r) for job, r in zip(plan, results, strict=True) if job.purpose == _Purpose.CODE]
+        split = list(pool.map(lambda jr: _run_split_job(catalog, spec, jr[0], Path(tmp)), code_jobs))
     done = list(zip(plan, results, strict=True))
     verdicts = [_judge(spec, job, result) for job, result in done if job.purpose != _Purpose.STARTER_TEST]
+    verdicts += [
+        Verdict(
+            spec.id,
+            job.name,
+            "same outcome in-process and in a separate app process (as graded)",
+            not diff,
+            "; ".join(diff[:4]),
+        )
+        for (job, inprocess), other in zip(code_jobs, split, strict=True)
+        for diff in [disagreements(inprocess, other)]
+    ]
     verdicts += _collection(spec, expected, done)
     verdicts += _starter(spec, expected, done)
     if spec.editable == (answers.ANSWERS,):
@@ -268,6 +284,10 @@ def _run(catalog: Catalog, spec: ExerciseSpec, job: _Job, tmp: Path) -> RunResul
     else:
         remove_student_tests(spec, folder)  # as in grading: the code-task run has only the workbook's items
     return run_tree(folder, *(str(folder / name) for name in job.selection))
+
+
+def _run_split_job(catalog: Catalog, spec: ExerciseSpec, job: _Job, tmp: Path) -> RunResult:
+    return run_split_target(catalog, spec, job.target, Path(tempfile.mkdtemp(dir=tmp)))
 
 
 def _judge(spec: ExerciseSpec, job: _Job, result: RunResult) -> Verdict:
