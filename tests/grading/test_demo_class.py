@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from examples.demo_class import build as build_demo_class
 
 from dbkata.catalog import load_catalog
 
@@ -21,7 +22,7 @@ EX = "level2/ex10_refresh_collection"
 def demo_grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
     base = tmp_path_factory.mktemp("demo")
     subs, out = base / "submissions", base / "grades"
-    shutil.copytree(DEMO, subs)
+    build_demo_class(subs)
     twin = subs / "dee-twin" / "exercises" / EX  # dee without the cheating: only her repo.py
     twin.mkdir(parents=True)
     shutil.copyfile(DEMO / "dee" / "exercises" / EX / "repo.py", twin / "repo.py")
