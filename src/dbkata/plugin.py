@@ -189,9 +189,18 @@ def relay_folder() -> Path:
 
 
 @pytest.fixture
-def dbkata_relay(db: Database) -> Iterator[relay.Relay]:
-    """A relay to ``db`` for this test, listening in a fresh folder; the probes read it (``relay.current()``)."""
-    folder = relay_folder()
+def dbkata_relay(pytestconfig: pytest.Config, db: Database) -> Iterator[relay.Relay]:
+    """A relay to ``db`` for this test, listening in a fresh folder; the probes read it (``relay.current()``).
+
+    With an app process, the folder is inside its rendezvous folder: the only way the code under test
+    reaches the database is through this relay.
+    """
+    sandbox = _sandbox(pytestconfig)
+    if sandbox is None:
+        folder = relay_folder()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="r", dir=sandbox.rendezvous))
+        folder.chmod(0o755)  # the rendezvous folder itself admits only the app's user
     wire = relay.Relay(db.admin, folder).start()
     relay.set_current(wire)
     try:
@@ -222,10 +231,20 @@ def _sandbox_of(config: pytest.Config) -> AppSandbox | None:
     return None
 
 
+def _sandbox(config: pytest.Config) -> AppSandbox | None:
+    """This run's app sandbox (decided once per run)."""
+    if _SANDBOX not in config.stash:
+        config.stash[_SANDBOX] = _sandbox_of(config)
+    return config.stash[_SANDBOX]
+
+
+_SANDBOX = pytest.StashKey[AppSandbox | None]()
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def dbkata_app_launcher(pytestconfig: pytest.Config) -> AsyncIterator[AppLauncher | None]:
     """The app process of this run (started on first use), or None when the code runs in this process."""
-    sandbox = _sandbox_of(pytestconfig)
+    sandbox = _sandbox(pytestconfig)
     if sandbox is None:
         yield None
         return

@@ -277,7 +277,7 @@ def _run_split(ctx: _Context, spec: ExerciseSpec, code: Path, remaining: float) 
                     limits,
                     no_network=ctx.settings.no_network,
                     hide=ctx.settings.hide,
-                    keep=(*ctx.settings.keep, str(rendezvous)),
+                    keep=(str(rendezvous),),  # the database only through the relays in it
                 )
             ),
             env=app_env,
