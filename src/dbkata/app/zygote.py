@@ -105,9 +105,12 @@ async def _serve(path: str, package: str, code_root: Path) -> None:
         rid = frame["id"]
 
         async def emit(event: dict[str, Any]) -> dict[str, Any]:
-            waiting[rid] = asyncio.get_running_loop().create_future()
+            future = waiting[rid] = asyncio.get_running_loop().create_future()
             await send({**event, "id": rid})
-            return await waiting.pop(rid)
+            try:
+                return await future
+            finally:
+                waiting.pop(rid, None)
 
         await send({**(await host.handle(frame, emit)), "id": rid})
 
