@@ -8,6 +8,7 @@ The API is the same in both modes, and every value crosses the same JSON codec:
 ``await exercise.call(t, *args)``  call ``t`` (e.g. ``"service.withdraw"``); its exceptions arrive as
                                    :class:`~dbkata.app.codec.AppError` (test with ``dbkata.raised``)
 ``await exercise.asgi_request()``  one request, observing the moment the response starts
+``await exercise.inspect(t)``      whether ``t`` is a coroutine function, and its parameter names
 ``await exercise.collect_garbage()`` a garbage collection in the app (what a long-running server does)
 """
 
@@ -148,6 +149,16 @@ class Exercise:
         result.body = base64.b64decode(answer["body"])
         result.app_error = self._note_error(answer)
         return result
+
+    async def inspect(self, target: str) -> dict[str, Any]:
+        """What ``target`` is, without calling it: ``callable``, ``coroutine_function``, ``parameters``."""
+        from dbkata.app.codec import AppError, decode
+
+        answer = await self._request({"op": "inspect", "target": target})
+        if answer.get("error"):
+            raise AppError.from_json(answer["error"])
+        value: dict[str, Any] = decode(answer.get("value"))
+        return value
 
     async def collect_garbage(self) -> None:
         """A full garbage collection inside the app (abandoned sessions give their connections back)."""

@@ -9,6 +9,7 @@ Requests (``op``):
 ``http``     one HTTP request through the exercise's ASGI app (``main.app``); with ``notify``, the harness
              is told when the response starts and the app waits until the harness says go on
 ``call``     ``{"target": "service.withdraw", "args": [...], "kwargs": {...}}``: a function of the exercise
+``inspect``  ``{"target": "tally.double"}``: whether it is a coroutine function, and its parameter names
 ``gc``       a full garbage collection (what a long-running server would eventually do)
 ``dispose``  dispose every engine the code created (their pooled connections close)
 """
@@ -53,6 +54,8 @@ class AppHost:
                 return await self._http(request, emit)
             if op == "call":
                 return {"value": encode(await self._call(request))}
+            if op == "inspect":
+                return {"value": encode(self._inspect(request))}
             if op == "gc":
                 gc.collect()
                 return {"value": None}
@@ -65,7 +68,27 @@ class AppHost:
         except Exception as exc:  # the exercise's failure is a result, not the host's
             return {"error": error_from(exc, self.code_root).to_json()}
 
+    def _inspect(self, request: dict[str, Any]) -> dict[str, Any]:
+        target = self._resolve(request)
+        try:
+            parameters = list(inspect.signature(target).parameters)
+        except (TypeError, ValueError):
+            parameters = []
+        return {
+            "callable": callable(target),
+            "coroutine_function": inspect.iscoroutinefunction(target),
+            "parameters": parameters,
+        }
+
     async def _call(self, request: dict[str, Any]) -> Any:
+        result = self._resolve(request)(
+            *decode(request.get("args") or []), **decode(request.get("kwargs") or {"$dict": []})
+        )
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def _resolve(self, request: dict[str, Any]) -> Any:
         parts = str(request.get("target", "")).split(".")
         if len(parts) < 2 or len(parts) > _IDENTIFIER_PARTS or not all(p.isidentifier() for p in parts):
             raise ValueError(f"not a function of the exercise: {request.get('target')!r}")
@@ -74,10 +97,7 @@ class AppHost:
         target: Any = self.module(parts[0])
         for part in parts[1:]:
             target = getattr(target, part)
-        result = target(*decode(request.get("args") or []), **decode(request.get("kwargs") or {"$dict": []}))
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+        return target
 
     async def _http(self, request: dict[str, Any], emit: Emit) -> dict[str, Any]:
         try:

@@ -105,7 +105,8 @@ async def _serve(path: str, package: str, code_root: Path) -> None:
         rid = frame["id"]
 
         async def emit(event: dict[str, Any]) -> dict[str, Any]:
-            future = waiting[rid] = asyncio.get_running_loop().create_future()
+            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            waiting[rid] = future
             await send({**event, "id": rid})
             try:
                 return await future
