@@ -1,4 +1,4 @@
-"""Hidden checks for level2/ex08_slow_import: statements bounded by 3 + N/1000, exact rows, all or nothing."""
+"""Hidden checks for level2/ex08_slow_import: round trips bounded by 3 + N/1000, exact rows, all or nothing."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ async def check_saved_exactly(admin: AsyncEngine, rows: list[dict[str, Any]], wh
 
 @pytest.mark.task(1)
 @pytest.mark.parametrize("n", [30, 2500])
-async def test_statements_grow_by_at_most_one_per_thousand_rows(
+async def test_round_trips_grow_by_at_most_one_per_thousand_rows(
     client: httpx.AsyncClient, admin: AsyncEngine, n: int
 ) -> None:
     await add_categories(admin, max(2, n // 2))
@@ -94,7 +94,7 @@ async def test_statements_grow_by_at_most_one_per_thousand_rows(
             advice=BULK,
         )
     bound = 3 + math.ceil(n / 1000)
-    log.assert_at_most(bound, what=f"POST /tasks/import with {n} rows ({n // 2} categories)", advice=BULK)
+    log.assert_round_trips_at_most(bound, what=f"POST /tasks/import with {n} rows ({n // 2} categories)", advice=BULK)
     await check_saved_exactly(admin, rows, f"POST /tasks/import with {n} rows answered 201")
 
 
@@ -129,7 +129,7 @@ async def test_a_large_file_imports_in_one_request(client: httpx.AsyncClient, ad
             advice="Let SQLAlchemy batch the rows (executemany / insertmanyvalues) instead of building "
             "one giant VALUES list.",
         )
-    log.assert_at_most(3 + 6, what=f"POST /tasks/import with {len(rows)} rows", advice=BULK)
+    log.assert_round_trips_at_most(3 + 6, what=f"POST /tasks/import with {len(rows)} rows", advice=BULK)
     await check_saved_exactly(admin, rows, f"POST /tasks/import with {len(rows)} rows answered 201")
 
 

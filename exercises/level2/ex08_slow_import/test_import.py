@@ -59,11 +59,11 @@ async def test_every_row_is_saved_with_its_values(client: httpx.AsyncClient, adm
 
 
 @pytest.mark.task(1)
-async def test_forty_rows_take_a_handful_of_statements(client: httpx.AsyncClient) -> None:
+async def test_forty_rows_take_a_handful_of_round_trips(client: httpx.AsyncClient) -> None:
     async with dbkata.statements() as log:
         response = await client.post("/tasks/import", json=csv_rows(40))
     assert response.status_code == 201, response.text
-    log.assert_at_most(
+    log.assert_round_trips_at_most(
         4,
         what="POST /tasks/import with 40 rows",
         advice="Look for SQL that runs once per row; send the rows (and the category check) in bulk.",

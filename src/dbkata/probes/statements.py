@@ -120,6 +120,24 @@ class StatementLog:
                 advice=advice or "Look for a query that runs once per row.",
             )
 
+    def assert_round_trips_at_most(self, limit: int, what: str, advice: str | None = None) -> None:
+        """Fail (student-facing) when the statements took more than ``limit`` round trips to the server.
+
+        The unit for "per-row work": rows sent together (an ``executemany``, pipelined under one Sync)
+        travel in one round trip, a statement per row in a Python loop takes one each.
+        """
+        __tracebackhide__ = True
+        self._record(what)
+        if self.round_trips > limit:
+            feedback.fail(
+                f"{what} makes too many round trips to the database",
+                f"Expected at most {limit} round trip(s) (rows sent together in one batch count once); "
+                f"{self.round_trips} carried {self.count} statement(s):",
+                *self.summary(),
+                *self.explain_lines(),
+                advice=advice or "Look for a query that runs once per row.",
+            )
+
     def explain_lines(self) -> list[str]:
         """Lazy loads, and statements SQLAlchemy's events did not see (for a failure message)."""
         lines = [f"Lazy loads: {attr} ×{n}" for attr, n in self.lazy_loads.most_common(3)]
