@@ -273,12 +273,9 @@ def _run_split(ctx: _Context, spec: ExerciseSpec, code: Path, remaining: float) 
             app_root=app,
             rendezvous=rendezvous,
             prefix=tuple(
-                ctx.slot.prefix(
-                    limits,
-                    no_network=ctx.settings.no_network,
-                    hide=ctx.settings.hide,
-                    keep=(str(rendezvous),),  # the database only through the relays in it
-                )
+                # Its own tree and the rendezvous folder, nothing else: not even the database server's
+                # socket folder, so the database is reached only through the harness's relays.
+                ctx.slot.prefix(limits, read_write=[app, rendezvous], no_network=ctx.settings.no_network)
             ),
             env=app_env,
             call_timeout=limits.timeout,
