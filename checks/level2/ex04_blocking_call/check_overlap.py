@@ -40,7 +40,8 @@ def request(client: httpx.AsyncClient, endpoint: str, i: int) -> asyncio.Future[
 
 @pytest.mark.parametrize("endpoint", ["GET /tasks", "GET /tasks/{id}", "GET /stats", "POST /tasks"])
 async def test_concurrent_requests_overlap(client: httpx.AsyncClient, admin: AsyncEngine, endpoint: str) -> None:
-    async with LockedTable(admin, "task", expect=AT_ONCE) as lock:
+    # patience: a safety net for a loaded machine; the verdict is the count, and a correct fix ends it at once
+    async with LockedTable(admin, "task", expect=AT_ONCE, patience=8.0) as lock:
         responses = await asyncio.gather(*(request(client, endpoint, i) for i in range(AT_ONCE)))
     record_evidence("waiting together", {"endpoint": endpoint, "peak": lock.peak, "sent": AT_ONCE})
     statuses = [r.status_code for r in responses]
@@ -61,6 +62,7 @@ async def test_concurrent_requests_overlap(client: httpx.AsyncClient, admin: Asy
         )
 
 
+@pytest.mark.guard  # the untouched starter passes it
 async def test_the_answers_stay_the_same(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     listed = (await client.get("/tasks")).json()
     want = [{"id": g, "title": f"Chore {g}", "done": g % 3 == 0} for g in range(1, 8)]

@@ -116,6 +116,7 @@ async def test_overlapping_transfers_all_succeed_without_deadlock(
         )
 
 
+@pytest.mark.guard  # the untouched starter passes it
 async def test_overlapping_transfers_cannot_overdraw(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     await open_accounts(admin, {5: 100, 6: 0, 9: 0})
     transfers = [(5, 6, 70), (5, 9, 60)]
@@ -138,6 +139,7 @@ async def test_overlapping_transfers_cannot_overdraw(client: httpx.AsyncClient, 
         )
 
 
+@pytest.mark.guard  # the untouched starter passes it
 @pytest.mark.parametrize(
     ("body", "status"),
     [

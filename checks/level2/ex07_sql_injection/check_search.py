@@ -178,6 +178,7 @@ async def test_wildcard_characters_match_themselves(client: httpx.AsyncClient, a
     )
 
 
+@pytest.mark.guard  # the untouched starter passes it
 @pytest.mark.task(3)
 @pytest.mark.parametrize("sort", ["id", "title", "created_at"])
 async def test_allowed_sort_keys_order_the_results(client: httpx.AsyncClient, admin: AsyncEngine, sort: str) -> None:

@@ -161,6 +161,7 @@ async def test_statements_do_not_grow_with_the_number_of_items(client: httpx.Asy
     )
 
 
+@pytest.mark.guard  # the untouched starter passes it
 @pytest.mark.task(2)
 @pytest.mark.parametrize("position", [0, 4])
 async def test_an_unknown_product_saves_nothing(client: httpx.AsyncClient, admin: AsyncEngine, position: int) -> None:

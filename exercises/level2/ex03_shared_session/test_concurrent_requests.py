@@ -22,6 +22,7 @@ async def client(exercise: Exercise) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+@pytest.mark.guard  # the untouched starter passes it
 async def test_one_request_at_a_time_works(client: httpx.AsyncClient) -> None:
     created = await client.post("/tasks", json={"title": "Water the plants"})
     assert created.status_code == 201, created.text

@@ -26,6 +26,7 @@ async def balance(admin: AsyncEngine, account_id: int) -> int:
         )
 
 
+@pytest.mark.guard  # the untouched starter passes it
 async def test_one_withdrawal(service: Exercise, admin: AsyncEngine) -> None:
     assert await service.call("service.withdraw", 1, 30) == 70
     with dbkata.raises("InsufficientFunds"):

@@ -37,6 +37,7 @@ async def balances(admin: AsyncEngine) -> dict[int, int]:
         return {account_id: balance for account_id, balance in rows}
 
 
+@pytest.mark.guard  # the untouched starter passes it
 async def test_one_transfer_moves_the_money(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     await open_accounts(admin, {1: 100, 2: 100})
     response = await client.post("/transfers", json={"from_id": 1, "to_id": 2, "amount": 30})
@@ -44,6 +45,7 @@ async def test_one_transfer_moves_the_money(client: httpx.AsyncClient, admin: As
     assert await balances(admin) == {1: 70, 2: 130}
 
 
+@pytest.mark.guard  # the untouched starter passes it
 async def test_a_transfer_larger_than_the_balance_is_refused(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     await open_accounts(admin, {1: 100, 2: 100})
     response = await client.post("/transfers", json={"from_id": 1, "to_id": 2, "amount": 150})

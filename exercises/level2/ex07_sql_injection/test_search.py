@@ -39,6 +39,7 @@ def titles(response: httpx.Response) -> list[str]:
     return [t["title"] for t in response.json()]
 
 
+@pytest.mark.guard  # the untouched starter passes it
 @pytest.mark.task(1)
 async def test_search_finds_your_own_tasks_ignoring_case(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     await add_tasks(admin, ALICE, "Buy milk", "Write report", "MILKSHAKE recipe")

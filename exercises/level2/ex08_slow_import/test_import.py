@@ -49,6 +49,7 @@ async def saved_rows(admin: AsyncEngine) -> list[dict[str, Any]]:
         return [dict(r) for r in rows.mappings()]
 
 
+@pytest.mark.guard  # the untouched starter passes it
 @pytest.mark.task(1)
 async def test_every_row_is_saved_with_its_values(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     rows = csv_rows(6)
@@ -70,7 +71,8 @@ async def test_forty_rows_take_a_handful_of_round_trips(client: httpx.AsyncClien
     )
 
 
-@pytest.mark.task(2)
+@pytest.mark.guard  # the untouched starter passes it
+@pytest.mark.task(1)
 async def test_a_row_with_an_unknown_category_rejects_the_whole_import(
     client: httpx.AsyncClient, admin: AsyncEngine
 ) -> None:

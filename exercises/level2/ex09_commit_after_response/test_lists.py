@@ -75,6 +75,7 @@ async def test_a_taken_position_answers_409(api: Exercise, admin: AsyncEngine) -
     assert await committed_tasks(admin)() == [("milk", 1), ("eggs", 2)]
 
 
+@pytest.mark.guard  # the untouched starter passes it
 @pytest.mark.task(2)
 async def test_swapping_two_positions_works(api: Exercise, admin: AsyncEngine) -> None:
     res = await api.asgi_request("POST", "/lists/1/swap", json={"a": 1, "b": 2})

@@ -67,6 +67,7 @@ async def test_building_the_response_loads_nothing_lazily(client: httpx.AsyncCli
         )
 
 
+@pytest.mark.guard  # the untouched starter passes it
 @pytest.mark.task(2)
 async def test_an_unknown_product_is_refused(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
     body = {"customer_name": "Carol", "items": [{"product_id": 1, "quantity": 1}, {"product_id": 77, "quantity": 1}]}
