@@ -30,7 +30,9 @@ APP_ROLE = "dbkata_app"
 # Settings of the role code under test logs in as. Set on the role (not the database) because
 # CREATE DATABASE ... TEMPLATE does not copy database-level settings into the clone.
 APP_ROLE_SETTINGS = {
-    "lock_timeout": "3s",  # a missing SKIP LOCKED or a lock-order bug fails fast instead of hanging
+    # A lock-order bug is ended by deadlock detection in 100 ms; this only stops code that waits forever.
+    # Long enough that a contender parked at a harness gate on a busy machine is never timed out by it.
+    "lock_timeout": "60s",
     "statement_timeout": "60s",
     "idle_in_transaction_session_timeout": "120s",  # a hang guard; far longer than any check
     "deadlock_timeout": "100ms",  # superuser-only setting: students cannot change it

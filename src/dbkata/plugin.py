@@ -280,6 +280,7 @@ async def exercise(
     sandbox = dbkata_app_launcher.sandbox
     code_root = sandbox.app_root.joinpath(*package.split("."))
     channel = await dbkata_app_launcher.spawn(package, code_root, {ENV_URL: url})
+    await channel.request({"op": "warm"}, None, sandbox.call_timeout)
     ex = Exercise(package, folder, exercise_id, channel, sandbox.call_timeout)
     try:
         yield ex

@@ -9,6 +9,7 @@ Requests (``op``):
 ``http``     one HTTP request through the exercise's ASGI app (``main.app``); with ``notify``, the harness
              is told when the response starts and the app waits until the harness says go on
 ``call``     ``{"target": "service.withdraw", "args": [...], "kwargs": {...}}``: a function of the exercise
+``warm``     import ``main`` now (if it imports at all), so the test's first request is not the slow one
 ``inspect``  ``{"target": "tally.double"}``: whether it is a coroutine function, and its parameter names
 ``gc``       a full garbage collection (what a long-running server would eventually do)
 ``dispose``  dispose every engine the code created (their pooled connections close)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gc
 import importlib
 import inspect
@@ -54,6 +56,10 @@ class AppHost:
                 return await self._http(request, emit)
             if op == "call":
                 return {"value": encode(await self._call(request))}
+            if op == "warm":  # import the app before the test starts, so no request pays for it
+                with contextlib.suppress(Exception):  # a broken module shows up in the first real request
+                    self.module("main")
+                return {"value": None}
             if op == "inspect":
                 return {"value": encode(self._inspect(request))}
             if op == "gc":
