@@ -87,7 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.stash[_INFRA] = infra
     TRACKER.install()
-    config.pluginmanager.register(Progress(), "dbkata-progress")
+    config.pluginmanager.register(Progress(config.rootpath), "dbkata-progress")
     report_path = config.getoption("--dbkata-report")
     if report_path:
         from dbkata.report import JsonReport

@@ -1,59 +1,124 @@
-"""The end-of-run summary a student sees: tasks done per exercise, overall progress, what to read next.
+"""The end-of-run summary a student sees: tasks done per exercise, points, what to do next.
 
-Derived from the run itself (no state file): a task is done when every test and check of it that ran
-passed.
+A task is done only when every one of its visible tests ran in this run and passed: a test deselected
+(``-k``), skipped, or in a test file of the exercise that was not collected leaves the task open.
+Exercises are listed, and the next step is chosen, in the manifest's order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from dbkata import feedback
+from dbkata.catalog import MANIFEST, Catalog, CatalogError, load_catalog
 
 
 @dataclass
 class _Exercise:
-    tasks: dict[int, bool] = field(default_factory=dict)  # task -> all passed so far
+    tasks: dict[int, bool] = field(default_factory=dict)  # task -> every test that ran passed
+    files: set[Path] = field(default_factory=set)  # test files collected
+    partial: set[int] = field(default_factory=set)  # tasks with a deselected test
 
 
 class Progress:
     """Collects outcomes per (exercise, task) and writes the summary."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
         self.exercises: dict[str, _Exercise] = {}
         self._where: dict[str, tuple[str, int]] = {}
+        self._catalog = _catalog(root)
 
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            self._locate(item)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            where = self._locate(item)
+            if where:
+                self.exercises[where[0]].partial.add(where[1])
+
+    def _locate(self, item: pytest.Item) -> tuple[str, int] | None:
         context = feedback.context_of(item)
-        if context.exercise and context.task:
-            self._where[item.nodeid] = (context.exercise, context.task)
+        if not (context.exercise and context.task):
+            return None
+        where = (context.exercise, context.task)
+        self._where[item.nodeid] = where
+        exercise = self.exercises.setdefault(where[0], _Exercise())
+        exercise.files.add(Path(item.path))
+        exercise.tasks.setdefault(where[1], True)
+        return where
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         where = self._where.get(report.nodeid)
-        if where is None:
+        if where is None or (report.when != "call" and not report.failed and not report.skipped):
             return
-        exercise = self.exercises.setdefault(where[0], _Exercise())
-        ok = exercise.tasks.get(where[1], True) and not report.failed
-        exercise.tasks[where[1]] = ok
+        tasks = self.exercises[where[0]].tasks
+        tasks[where[1]] = tasks[where[1]] and report.passed
+
+    def lines(self) -> list[str]:
+        """The summary, deterministic: one line per exercise that ran, points, the next step."""
+        order = [s.id for s in self._catalog.exercises] if self._catalog else []
+        names = sorted(self.exercises, key=lambda n: (order.index(n) if n in order else len(order), n))
+        width = max(len(n) for n in names)
+        out, done_points, total_points, next_up = [], 0.0, 0.0, None
+        for name in names:
+            states = self._states(name)
+            marks = "  ".join(f"task {n} {_MARK[s]}" for n, s in sorted(states.items()))
+            passed = sum(s == "done" for s in states.values())
+            out.append(f"{name:<{width}}  {marks}  ({passed}/{len(states)})")
+            points = self._points(name)
+            done_points += sum(points.get(n, 0.0) for n, s in states.items() if s == "done")
+            total_points += sum(points.get(n, 0.0) for n in states)
+            open_tasks = [n for n, s in sorted(states.items()) if s != "done"]
+            if open_tasks and next_up is None:
+                next_up = (name, open_tasks[0])
+        done = sum(s == "done" for n in names for s in self._states(n).values())
+        total = sum(len(self._states(n)) for n in names)
+        out.append(f"Progress: {done}/{total} tasks, {done_points:g}/{total_points:g} points")
+        if any(s == "partial" for n in names for s in self._states(n).values()):
+            out.append("(· = not all of the task's tests ran: run the whole exercise folder to count it)")
+        if next_up is None and names and names[-1] in order and order.index(names[-1]) + 1 < len(order):
+            next_up = (order[order.index(names[-1]) + 1], 1)
+        if next_up:
+            out.append(f"Next: exercises/{next_up[0]}/README.md, task {next_up[1]}")
+        return out
+
+    def _states(self, name: str) -> dict[int, str]:
+        exercise = self.exercises[name]
+        folder = next(iter(exercise.files)).parent if exercise.files else None
+        every_file = folder is None or set(folder.glob("test_*.py")) <= exercise.files
+        return {
+            n: ("failed" if not ok else "partial" if n in exercise.partial or not every_file else "done")
+            for n, ok in exercise.tasks.items()
+        }
+
+    def _points(self, name: str) -> dict[int, float]:
+        try:
+            spec = self._catalog.get(name) if self._catalog else None
+        except CatalogError:
+            spec = None
+        return {t.number: t.points for t in spec.tasks} if spec else {}
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if not self.exercises:
             return
         terminalreporter.write_sep("=", "dbkata progress")
-        width = max(len(name) for name in self.exercises)
-        done = total = 0
-        next_up: tuple[str, int] | None = None
-        for name in sorted(self.exercises):
-            tasks = self.exercises[name].tasks
-            marks = "  ".join(f"task {n} {'✓' if ok else '✗'}" for n, ok in sorted(tasks.items()))
-            passed = sum(tasks.values())
-            done, total = done + passed, total + len(tasks)
-            terminalreporter.write_line(f"{name:<{width}}  {marks}  ({passed}/{len(tasks)})")
-            failing = [n for n, ok in sorted(tasks.items()) if not ok]
-            if failing and next_up is None:
-                next_up = (name, failing[0])
-        terminalreporter.write_line(f"Progress: {done}/{total} tasks")
-        if next_up:
-            terminalreporter.write_line(f"Next: exercises/{next_up[0]}/README.md, task {next_up[1]}")
+        for line in self.lines():
+            terminalreporter.write_line(line)
+
+
+_MARK = {"done": "✓", "failed": "✗", "partial": "·"}
+
+
+def _catalog(root: Path) -> Catalog | None:
+    """The workbook's manifest when the run is inside the workbook (not in an assembled tree)."""
+    if not (root / MANIFEST).is_file():
+        return None
+    try:
+        return load_catalog(root)
+    except CatalogError:
+        return None

@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "dbkata", workbook: Path
             args.workbook = find_workbook(Path.cwd())
         code: int = args.handler(args)
     except (CliError, CatalogError, ValueError, OSError) as exc:
-        print(f"{prog} {args.command}: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog} {args.command}: interrupted", file=sys.stderr)

@@ -1,0 +1,49 @@
+"""The one ``dbkata`` command, and its two front ends (grade.py, python -m dbkata)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dbkata.cli import _subcommands, build_parser, main, with_default_command
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = {"grade", "merge", "selfcheck", "compare", "release", "server"}
+
+
+@pytest.mark.parametrize(
+    "front", [[sys.executable, str(ROOT / "grade.py")], [sys.executable, "-m", "dbkata"], ["dbkata"]]
+)
+def test_help_lists_every_subcommand(front: list[str]) -> None:
+    proc = subprocess.run([*front, "--help"], capture_output=True, text=True, timeout=60, check=True, cwd=ROOT)
+    listed = {line.split()[0] for line in proc.stdout.splitlines() if line.startswith("    ") and line.split()}
+    assert set(_subcommands(build_parser())) <= listed
+    assert listed >= COMMANDS
+
+
+def test_grade_is_the_default_only_for_a_non_command() -> None:
+    assert with_default_command(["subs", "--out", "x"], "grade") == ["grade", "subs", "--out", "x"]
+    assert with_default_command(["merge", "a", "--out", "x"], "grade") == ["merge", "a", "--out", "x"]
+    assert with_default_command(["--help"], "grade") == ["--help"]
+
+
+def test_outside_a_workbook_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["selfcheck"]) == 2
+    assert capsys.readouterr().err == (
+        f"dbkata: no exercises.toml in {tmp_path} or above: run dbkata inside the workbook (the folder you installed)\n"
+    )
+
+
+def test_release_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["release", str(tmp_path / "out"), "--workbook", str(ROOT)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"release written to {tmp_path / 'out'}: ")
+    assert line.endswith("without solutions; no hidden checks, variants or history (verified)")
+    assert main(["release", str(tmp_path / "out"), "--workbook", str(ROOT)]) == 2
+    assert capsys.readouterr().err == f"dbkata: {tmp_path / 'out'} already exists: give a new folder\n"
