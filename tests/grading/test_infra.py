@@ -196,7 +196,9 @@ def test_run_folders_and_logs_are_private_to_the_grader(monkeypatch: pytest.Monk
     catalog = load_catalog(WORKBOOK)
     spec = catalog.get("level2/ex02_echo")
     sub = collect.Submission("amy", tmp_path, {"level2/ex02_echo/echo.py": b"x = 1\n"})
-    slot: Any = type("S", (), {"give": Slot.give, "isolated": False, "kill_all": lambda self: 0})()
+    slot: Any = type(
+        "S", (), {"give": Slot.give, "uid": None, "gid": None, "isolated": False, "kill_all": lambda self: 0}
+    )()
     slot.env = lambda tree, url: {}
     slot.prefix = lambda limits, **kw: []
     server: Any = _QuietServer()
