@@ -39,6 +39,9 @@ def test_outside_a_workbook_is_one_line(
     assert capsys.readouterr().err == (
         f"dbkata: no exercises.toml in {tmp_path} or above: run dbkata inside the workbook (the folder you installed)\n"
     )
+    monkeypatch.setenv("DBKATA_HOME", str(tmp_path / "cluster"))
+    assert main(["server", "status"]) == 0  # the server needs no workbook
+    assert capsys.readouterr().out == f"absent: {tmp_path / 'cluster'} (created on the next run)\n"
 
 
 def test_release_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

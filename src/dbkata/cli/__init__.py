@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "dbkata", workbook: Path
     parser = build_parser(prog, workbook)
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
-        if args.workbook is None:
+        if args.workbook is None and args.command != "server":  # the server needs no workbook
             args.workbook = find_workbook(Path.cwd())
         code: int = args.handler(args)
     except (CliError, CatalogError, ValueError, OSError) as exc:
