@@ -192,15 +192,22 @@ def test_run_folders_and_logs_are_private_to_the_grader(monkeypatch: pytest.Monk
             seen[label] = path.stat().st_mode & 0o777
         return OK
 
+    def fake_run_split(folder: Path, sandbox: Any, *args: Any, output: Path, **kwargs: Any) -> RunResult:
+        seen["app"] = sandbox.app_root.stat().st_mode & 0o777
+        seen["rendezvous"] = sandbox.rendezvous.stat().st_mode & 0o777
+        return fake_run_tree(folder, *args, output=output, **kwargs)
+
     monkeypatch.setattr(run, "run_tree", fake_run_tree)
+    monkeypatch.setattr(run, "run_split", fake_run_split)
     catalog = load_catalog(WORKBOOK)
     spec = catalog.get("level2/ex02_echo")
     sub = collect.Submission("amy", tmp_path, {"level2/ex02_echo/echo.py": b"x = 1\n"})
     slot: Any = type(
         "S", (), {"give": Slot.give, "uid": None, "gid": None, "isolated": False, "kill_all": lambda self: 0}
     )()
-    slot.env = lambda tree, url: {}
+    slot.env = lambda tree, url: {"DATABASE_URL": url}
     slot.prefix = lambda limits, **kw: []
     server: Any = _QuietServer()
     run.grade_submission(catalog, [spec], sub, slot, server, RunSettings(), tmp_path / "slot0")
-    assert seen == {"slot": 0o711, "staged": 0o700, "log": 0o600, "run": 0o700}
+    # The harness's tree (run), the app's tree and the rendezvous folder are each private.
+    assert seen == {"slot": 0o711, "staged": 0o700, "log": 0o600, "run": 0o700, "app": 0o700, "rendezvous": 0o700}

@@ -274,8 +274,9 @@ def _run_split(ctx: _Context, spec: ExerciseSpec, code: Path, remaining: float) 
             rendezvous=rendezvous,
             prefix=tuple(
                 # Its own tree and the rendezvous folder, nothing else: not even the database server's
-                # socket folder, so the database is reached only through the harness's relays.
-                ctx.slot.prefix(limits, read_write=[app, rendezvous], no_network=ctx.settings.no_network)
+                # socket folder, so the database is reached only through the harness's relays; and so no
+                # network either, even when the server itself is reached over TCP (the relays are).
+                ctx.slot.prefix(limits, read_write=[app, rendezvous], no_network=True)
             ),
             env=app_env,
             call_timeout=limits.timeout,
