@@ -196,6 +196,26 @@ def test_seed_answers_are_expected_to_lose_exactly_where_the_seed_is_wrong() -> 
     assert expected_failures(questions, reference, seed) == {"default_order", "default_rows_at_send"}
 
 
+LEVEL1 = [spec for spec in CATALOG.exercises if spec.level == "level1"]
+
+
+@pytest.mark.parametrize("spec", LEVEL1, ids=lambda s: s.slug)
+def test_every_level1_exercise_declares_its_questions_and_keeps_answers_as_data(spec: ExerciseSpec) -> None:
+    assert spec.editable == ("answers.toml",)
+    questions = load_questions(CATALOG.exercise_dir(spec))
+    automatic = {q.key for q in questions if not q.manual}
+    manual_tasks = {q.task for q in questions if q.manual}
+    assert manual_tasks == {t.number for t in spec.tasks if t.manual is not None}  # explain = a manual task
+    assert {q.task for q in questions} == {t.number for t in spec.tasks}
+    reference = parse_answers(questions, CATALOG.solution_dir(spec) / "answers.toml")
+    starter = parse_answers(questions, CATALOG.exercise_dir(spec) / "answers.toml")
+    assert reference.problems() == []
+    assert expected_failures(questions, reference, starter) == automatic  # the starter loses every question
+    for variant in CATALOG.variants(spec):
+        lost = expected_failures(questions, reference, parse_answers(questions, variant / "answers.toml"))
+        assert bool(lost) == variant.name.startswith("bad_"), variant.name
+
+
 # -- observing puzzle code ------------------------------------------------------------------------------
 
 
