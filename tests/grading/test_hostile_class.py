@@ -14,14 +14,16 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
+from dbkata.grading.sandbox import isolation_available
 from dbkata.report import REPORT_VERSION
-from tests.grading.conftest import ROOT, WORKBOOK, run_grade, submit
+from tests.grading.conftest import ROOT, WORKBOOK, grade_cmd, run_grade, submit
 
 TALLY, ECHO = "level2/ex01_tally", "level2/ex02_echo"
 STARTER = {
@@ -30,8 +32,9 @@ STARTER = {
     f"{ECHO}/echo.py": (WORKBOOK / "exercises" / ECHO / "echo.py").read_text(),
 }
 SOLVED = {rel: (WORKBOOK / "solutions" / rel).read_text() for rel in STARTER}
-# Only root grading has sandbox users and private mount, PID and network namespaces (issue 7, item 6).
-ISOLATED = os.geteuid() == 0
+# Where the machine cannot make the sandbox (namespaces as root or in a user namespace), grade.py refuses
+# untrusted code and these tests grade with --trust-submissions: then the attacks that need isolation work.
+ISOLATED = isolation_available()
 NO_SANDBOX = (
     "issue 7 item 6, not fixed yet: a normal-user grader runs the code as itself and neither isolates it nor refuses"
 )
@@ -463,3 +466,13 @@ def test_nothing_survives_the_run_and_no_record_changes(graded: Any) -> None:
 def test_student_tests_never_count_for_code_tasks(graded: Any, student: str) -> None:
     _no_more_than_the_starter(graded, student)
     _honest_unchanged(graded)
+
+
+@pytest.mark.skipif(ISOLATED, reason="the sandbox exists here: untrusted code is graded in it")
+def test_without_a_sandbox_untrusted_grading_is_refused(tmp_path: Path) -> None:
+    submit(tmp_path / "subs", "starter", STARTER)
+    command = [a for a in grade_cmd(tmp_path / "subs", "--out", tmp_path / "out") if a != "--trust-submissions"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode != 0
+    assert "--trust-submissions" in proc.stdout + proc.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
