@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -237,7 +238,7 @@ _thread.start()
 
 async def echo(value: str) -> str:
     await asyncio.to_thread(_thread.join)
-    raise NotImplementedError(f"squatted {len(HELD)} databases of others")
+    raise NotImplementedError(f"saw {len(SEEN)} databases of others, held {len(HELD)}")
 """
 
 # ---- surviving the run: a double-forked sleeper that ignores SIGTERM and hides from the sweep ---------
@@ -440,18 +441,14 @@ def test_hidden_material_never_reaches_an_output(graded: Any) -> None:
     _honest_unchanged(graded)
 
 
-def test_the_squatter_really_held_connections(graded: Any) -> None:
-    # The precondition of the next test: it connected to other submissions' databases while they ran.
-    feedback = graded["squatted"]["files"]["feedback/a_squatter.md"]
-    assert "squatted " in feedback
-    assert "squatted 0 databases" not in feedback, feedback
-
-
-@pytest.mark.xfail(strict=True, reason="issue 7 item 5, not fixed yet: any role may CONNECT to another's database")
-def test_squatting_other_databases_moves_no_grade(graded: Any) -> None:
+def test_squatting_other_databases_holds_nothing_and_moves_no_grade(graded: Any) -> None:
     squatted = graded["squatted"]
+    feedback = squatted["files"]["feedback/a_squatter.md"]
+    seen = [int(n) for n in re.findall(r"saw (\d+) databases of others", feedback)]
+    assert seen, feedback
+    assert max(seen) > 0, "the squatter never ran beside the honest student: nothing was tried"
+    assert re.findall(r"held (\d+)", feedback) == ["0"] * len(seen), feedback
     _no_more_than_the_starter(squatted, "a_squatter")
-    assert "permission denied to terminate process" not in squatted["files"][f"feedback/{HONEST}.md"]
     _honest_unchanged(squatted)
 
 
