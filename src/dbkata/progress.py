@@ -78,8 +78,8 @@ class Progress:
                 next_up = (name, open_tasks[0])
         done = sum(s == "done" for n in names for s in self._states(n).values())
         total = sum(len(self._states(n)) for n in names)
-        points = f", {done_points:g}/{total_points:g} points" if total_points else ""  # none outside a manifest
-        out.append(f"Progress: {done}/{total} tasks{points}")
+        scored = f", {done_points:g}/{total_points:g} points" if total_points else ""  # none outside a manifest
+        out.append(f"Progress: {done}/{total} tasks{scored}")
         if any(s == "partial" for n in names for s in self._states(n).values()):
             out.append("(· = not all of the task's tests ran: run the whole exercise folder to count it)")
         if next_up is None and names and names[-1] in order and order.index(names[-1]) + 1 < len(order):

@@ -93,7 +93,7 @@ def selfcheck_all(catalog: Catalog, specs: list[ExerciseSpec], say: Callable[[st
     return verdicts
 
 
-def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 2) -> list[Verdict]:
+def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 4) -> list[Verdict]:
     """Run every target of one exercise and judge each against its expectation."""
     try:
         expected = collect_expected(catalog, spec)
@@ -111,7 +111,12 @@ def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 2) -> l
         ]
         plan += later
         results += list(pool.map(lambda job: _run(catalog, spec, job, Path(tmp)), later))
-        code_jobs = [(job, r) for job, r in zip(plan, results, strict=True) if job.purpose == _Purpose.CODE]
+        # A predict exercise has no code for an app process to run (its answers are data the harness
+        # reads), so there is no second mode to compare.
+        predict = spec.editable == (answers.ANSWERS,)
+        code_jobs = [
+            (job, r) for job, r in zip(plan, results, strict=True) if job.purpose == _Purpose.CODE and not predict
+        ]
         split = list(pool.map(lambda jr: _run_split_job(catalog, spec, jr[0], Path(tmp)), code_jobs))
     done = list(zip(plan, results, strict=True))
     verdicts = [_judge(spec, job, result) for job, result in done if job.purpose != _Purpose.STARTER_TEST]
