@@ -17,7 +17,6 @@ Requests (``op``):
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import gc
@@ -27,9 +26,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import urlsplit
 
 from dbkata.app.codec import AppError, decode, encode, error_from
+from dbkata.probes.asgi import AsgiResult, exchange
 
 Emit = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 _IDENTIFIER_PARTS = 6
@@ -144,57 +143,13 @@ async def drive_asgi(
     re-raises). With ``emit``, the harness is told when the response starts, before the app's
     dependency teardown runs, and the app continues only when the harness answers.
     """
-    url = urlsplit(path)
-    raw_headers = [(b"host", b"testserver")] + [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-    if not any(k == b"content-length" for k, _ in raw_headers):
-        raw_headers.append((b"content-length", str(len(body)).encode()))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method.upper(),
-        "scheme": "http",
-        "path": url.path,
-        "raw_path": url.path.encode(),
-        "root_path": "",
-        "query_string": url.query.encode(),
-        "headers": raw_headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
-    status: int | None = None
-    out_headers: list[tuple[bytes, bytes]] = []
-    chunks: list[bytes] = []
-    finished = asyncio.Event()
-    sent_request = False
+    result = AsgiResult()
 
-    async def receive() -> dict[str, Any]:
-        nonlocal sent_request
-        if not sent_request:
-            sent_request = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await finished.wait()
-        return {"type": "http.disconnect"}
+    async def started(status: int) -> None:
+        if emit is not None:
+            await emit({"event": "response_start", "status": status})
 
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status, out_headers
-        if message["type"] == "http.response.start":
-            status = int(message["status"])
-            out_headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
-            if emit is not None:
-                await emit({"event": "response_start", "status": status})
-        elif message["type"] == "http.response.body":
-            chunks.append(bytes(message.get("body", b"")))
-            if not message.get("more_body", False):
-                finished.set()
-
-    error: BaseException | None = None
-    try:
-        await app(scope, receive, send)
-    except Exception as exc:  # the app's own failure is part of the answer
-        error = exc
-    finally:
-        finished.set()
-    if status is None:  # it failed before answering at all: what a server would send
-        return 500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error", error
-    return status, out_headers, b"".join(chunks), error
+    await exchange(app, method, path, headers, body, result, started)
+    if result.status is None:  # it failed before answering at all: what a server would send
+        return 500, [(b"content-type", b"text/plain; charset=utf-8")], b"Internal Server Error", result.app_error
+    return result.status, result.headers, result.body, result.app_error

@@ -40,11 +40,37 @@ async def asgi_request(
 ) -> AsgiResult:
     """One HTTP request straight through the ASGI interface; app exceptions are captured, not raised."""
     body = b"" if json is None else jsonlib.dumps(json).encode()
+    extra = [("content-type", "application/json")] if json is not None else []
+    extra += list((headers or {}).items())
+    result = AsgiResult()
+
+    async def started(status: int) -> None:
+        if at_response_start is not None:
+            result.at_response_start = await at_response_start()
+
+    await exchange(app, method, path, extra, body, result, started)
+    return result
+
+
+async def exchange(
+    app: Any,
+    method: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    result: AsgiResult,
+    on_start: Callable[[int], Awaitable[None]] | None = None,
+) -> None:
+    """Send one request to ``app`` and fill ``result`` with what came back, teardown included.
+
+    ``on_start`` is awaited when the response starts, before the app's dependency teardown runs. A
+    ``content-length`` is added unless ``headers`` has one; the app's own exception lands in
+    ``result.app_error`` (FastAPI answers 500 and then re-raises).
+    """
     url = urlsplit(path)
-    raw_headers = [(b"host", b"testserver"), (b"content-length", str(len(body)).encode())]
-    if json is not None:
-        raw_headers.append((b"content-type", b"application/json"))
-    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    raw_headers = [(b"host", b"testserver")] + [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    if not any(k == b"content-length" for k, _ in raw_headers):
+        raw_headers.insert(1, (b"content-length", str(len(body)).encode()))
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -59,7 +85,6 @@ async def asgi_request(
         "client": ("127.0.0.1", 50000),
         "server": ("testserver", 80),
     }
-    result = AsgiResult()
     finished = asyncio.Event()
     sent_request = False
 
@@ -73,12 +98,12 @@ async def asgi_request(
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            result.status = message["status"]
-            result.headers = list(message.get("headers", []))
-            if at_response_start is not None:
-                result.at_response_start = await at_response_start()
+            result.status = int(message["status"])
+            result.headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", [])]
+            if on_start is not None:
+                await on_start(result.status)
         elif message["type"] == "http.response.body":
-            result.body += message.get("body", b"")
+            result.body += bytes(message.get("body", b""))
             if not message.get("more_body", False):
                 finished.set()
 
@@ -88,4 +113,3 @@ async def asgi_request(
         result.app_error = exc
     finally:
         finished.set()
-    return result
