@@ -35,6 +35,7 @@ from dbkata.app.channel import AppUnavailable, InProcessChannel
 from dbkata.app.codec import AppError
 from dbkata.app.host import AppHost
 from dbkata.app.launcher import AppLauncher, AppSandbox
+from dbkata.catalog import MANIFEST
 from dbkata.cluster import Cluster, Database
 from dbkata.endpoint import ENV_URL
 from dbkata.exercise import TRACKER, DatabaseUrlEnv, Exercise
@@ -89,10 +90,20 @@ def pytest_configure(config: pytest.Config) -> None:
     TRACKER.install()
     config.pluginmanager.register(Progress(config.rootpath), "dbkata-progress")
     report_path = config.getoption("--dbkata-report")
+    if _local_student_run(config):
+        from dbkata.lastrun import LastRun
+
+        config.pluginmanager.register(LastRun(config.rootpath), "dbkata-lastrun")
     if report_path:
         from dbkata.report import JsonReport
 
         config.pluginmanager.register(JsonReport(Path(report_path), infra), "dbkata-report")
+
+
+def _local_student_run(config: pytest.Config) -> bool:
+    """A run inside the workbook with the code in this process and no grader report: keep `dbkata sql`'s record."""
+    local = config.getoption("--dbkata-app") == "inprocess" and not config.getoption("--dbkata-app-sandbox")
+    return local and not config.getoption("--dbkata-report") and (config.rootpath / MANIFEST).is_file()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -32,6 +32,7 @@ _active: contextvars.ContextVar[tuple[StatementLog, ...]] = contextvars.ContextV
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\$\d+|\b\d+\b|%\(\w+\)s")
 _IN_LISTS = re.compile(r"\((?:\s*\?\s*,)+\s*\?\s*\)")
 UNSEEN = "a connection SQLAlchemy's events did not see"  # the origin of a statement only the wire saw
+_recording: list[Statement] | None = None  # every in-process statement of the test, for `dbkata sql`
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,20 @@ def statements(
     return StatementLog(stop_after=stop_after, what=what, advice=advice, _relay=via)
 
 
+def start_recording() -> None:
+    """Record the origin of every statement the code under test issues from now on, window or not."""
+    global _recording
+    _install()
+    _recording = []
+
+
+def stop_recording(wire: Sequence[relay.WireStatement]) -> list[Statement]:
+    """The counted ``wire`` statements since ``start_recording``, each with the line that issued it."""
+    global _recording
+    seen, _recording = _recording or [], None
+    return _explain([w for w in wire if w.counted], seen)
+
+
 def _explain(wire: Sequence[relay.WireStatement], seen: Sequence[Statement]) -> list[Statement]:
     """The wire statements, each given the origin of the in-process record with the same SQL, in order."""
     origins: defaultdict[str, deque[str]] = defaultdict(deque)
@@ -267,12 +282,14 @@ async def assert_statements_constant(
 
 def _on_cursor(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
     logs = _active.get()
-    if not logs or conn.engine in TRACKER.harness:
+    if (not logs and _recording is None) or conn.engine in TRACKER.harness:
         return
     rows = len(parameters) if executemany and isinstance(parameters, (list, tuple)) else 1
     record = Statement(statement, executemany, rows, caller_origin())
     for log in logs:
         log.in_process.append(record)
+    if _recording is not None:
+        _recording.append(record)
 
 
 def _on_orm_execute(state: ORMExecuteState) -> None:
