@@ -3,7 +3,7 @@
 python grade.py SUBMISSIONS --out OUT [--jobs N] [--force] [--only ID] [--exercise ID] [--shard K/N]
 python grade.py merge OUT1 OUT2 ... --out OUT
 python grade.py selfcheck [--exercise ID] [--repeat N]
-python grade.py --help        (every subcommand; docs/instructors.md explains every option)
+python grade.py --help        (every subcommand; docs/instructor.md explains every option)
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def build_parser(prog: str = "dbkata", workbook: Path | None = None) -> argparse
     parser = argparse.ArgumentParser(
         prog=prog,
         description="dbkata: an auto-graded workbook for async SQLAlchemy, FastAPI and PostgreSQL.",
-        epilog="Students: pytest exercises/level2, then `dbkata status`. Instructors: docs/instructors.md.",
+        epilog="Students: pytest exercises/level2, then `dbkata status`. Instructors: docs/instructor.md.",
     )
     parser.set_defaults(workbook=workbook)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
