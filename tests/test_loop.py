@@ -106,6 +106,9 @@ def test_sql_groups_the_last_runs_statements_by_shape_with_their_line(tmp_path: 
     )
     assert lines[at + 3].startswith("     2 × SELECT task.id, task.title")
     assert lines[at + 4].startswith("         from routes.py:19 in task_dashboard: result = await session.execute(")
+    sample = re.search(r"^test_dashboard\.py::.*?(?=^```)", (ROOT / "docs" / "student.md").read_text(), re.M | re.S)
+    assert sample, "docs/student.md shows this output"
+    assert sample.group(0).splitlines() == lines[at : at + 5]  # the guide's example is this very output
 
 
 def test_sql_before_any_run_says_what_to_do(tmp_path: Path) -> None:
