@@ -137,3 +137,21 @@ def test_the_screen_keeps_the_first_failure(output: str, failure: list[str] | No
     assert run.failure() == (failure or ["___ ERROR collecting x ___", "SyntaxError"])
     assert run.outcome() == outcome
     assert run.next_task() == ((EX05, 1) if failure else None)
+
+
+def test_a_graded_style_run_keeps_no_sql_record(tmp_path: Path) -> None:
+    """Only local in-process runs keep a record: with the code in an app process (as graded), none is written."""
+    book = workbook_copy(tmp_path)
+    run = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--dbkata-app=subprocess",
+        f"exercises/{EX02}",
+    ]
+    done = subprocess.run(run, cwd=book, capture_output=True, text=True, timeout=SAFETY, check=False)
+    assert "2 failed, 1 passed" in done.stdout, done.stdout[-2000:]  # it ran: the starter's usual outcome
+    assert not (book / ".dbkata" / "sql").exists()
