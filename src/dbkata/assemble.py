@@ -28,6 +28,7 @@ filterwarnings = [
     "ignore::UserWarning:platformdirs",
 ]
 """
+SOURCES = ".sources"  # in a harness tree: the text of the editable modules, never importable
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "conftest.py", "variants")
 
 
@@ -59,13 +60,23 @@ def assemble_harness(catalog: Catalog, spec: ExerciseSpec, target: Path, dest: P
 
     The editable modules are left out entirely, so a check that tried to import the code under test
     would fail loudly instead of silently grading the starter; the target's editable data files
-    (an answers file) are taken, since checks read them as data.
+    (an answers file) are taken, since checks read them as data. The text of each editable module
+    goes to ``SOURCES/<name>.txt``, a name no import can reach, for checks that read code as text
+    (a "change one line" task compares it with the given code).
     """
     folder = assemble(catalog, spec, catalog.exercise_dir(spec), dest)
     for name in spec.editable:
         (folder / name).unlink(missing_ok=True)
     data = [n for n in spec.editable if not n.endswith(".py")]
     overlay_editable(replace(spec, editable=tuple(data)), target, folder)
+    for name in spec.editable:
+        source = target / name  # what the app process runs: the target's file, or the pristine one
+        if not source.is_file() or source.is_symlink():
+            source = catalog.exercise_dir(spec) / name
+        if name.endswith(".py") and source.is_file():
+            text_copy = folder / SOURCES / f"{name}.txt"
+            text_copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, text_copy)
     return folder
 
 

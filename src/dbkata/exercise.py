@@ -107,6 +107,15 @@ class Exercise:
             )
         return importlib.import_module(f"{self.package}.{name}")
 
+    def source_text(self, name: str) -> str:
+        """The text of editable module ``name`` as submitted, read as data (a harness never imports it)."""
+        from dbkata.assemble import SOURCES
+
+        for path in (self.path / name, self.path / SOURCES / f"{name}.txt"):
+            if path.is_file():
+                return path.read_text(encoding="utf-8", errors="replace")
+        raise FileNotFoundError(f"{name} is not in the exercise folder {self.path}")
+
     def client(self, base_url: str = "http://exercise", **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client for the exercise's ``main.app`` (a crash answers 500, and is kept in ``app_errors``)."""
         return httpx.AsyncClient(transport=AppTransport(self), base_url=base_url, **kwargs)

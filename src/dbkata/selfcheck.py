@@ -111,8 +111,8 @@ def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 4) -> l
         ]
         plan += later
         results += list(pool.map(lambda job: _run(catalog, spec, job, Path(tmp)), later))
-        # A predict exercise has no code for an app process to run (its answers are data the harness
-        # reads), so there is no second mode to compare.
+        # A predict exercise with no code to fix has nothing for an app process to run (its answers are
+        # data the harness reads), so there is no second mode to compare.
         predict = spec.editable == (answers.ANSWERS,)
         code_jobs = [
             (job, r) for job, r in zip(plan, results, strict=True) if job.purpose == _Purpose.CODE and not predict
@@ -133,7 +133,7 @@ def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 4) -> l
     ]
     verdicts += _collection(spec, expected, done)
     verdicts += _starter(spec, expected, done)
-    if spec.editable == (answers.ANSWERS,):
+    if answers.ANSWERS in spec.editable:
         verdicts += _answers_lost_exactly(catalog, spec, plan, results)
     return verdicts + _every_check_can_fail(spec, plan, results)
 
@@ -225,8 +225,9 @@ def _answers_lost_exactly(
             continue  # a run that did not complete is already reported by _judge
         candidate = answers.parse_answers(questions, job.target / answers.ANSWERS)
         expected = {f"test_{key}" for key in answers.expected_failures(questions, reference, candidate)}
+        keys = {f"test_{q.key}" for q in questions}  # a "fix it" task's checks are judged by _judge
         ran = {_function(t.nodeid).split("::")[-1] for t in result.tests if t.kind == Kind.CHECK}
-        failed = {_function(t.nodeid).split("::")[-1] for t in result.failed(Kind.CHECK)}
+        failed = {_function(t.nodeid).split("::")[-1] for t in result.failed(Kind.CHECK)} & keys
         missing = sorted(f"test_{q.key}" for q in questions if not q.manual and f"test_{q.key}" not in ran)
         detail = "; ".join(
             part
