@@ -201,7 +201,10 @@ LEVEL1 = [spec for spec in CATALOG.exercises if spec.level == "level1"]
 
 @pytest.mark.parametrize("spec", LEVEL1, ids=lambda s: s.slug)
 def test_every_level1_exercise_declares_its_questions_and_keeps_answers_as_data(spec: ExerciseSpec) -> None:
-    assert spec.editable == ("answers.toml",)
+    assert spec.editable[0] == "answers.toml"  # answers are data; a "fix it" task adds a module
+    fixes = spec.editable[1:]
+    assert all(name.endswith(".py") for name in fixes)
+    assert not fixes or (CATALOG.checks_dir(spec) / "check_fix.py").is_file()
     questions = load_questions(CATALOG.exercise_dir(spec))
     automatic = {q.key for q in questions if not q.manual}
     manual_tasks = {q.task for q in questions if q.manual}
@@ -213,7 +216,8 @@ def test_every_level1_exercise_declares_its_questions_and_keeps_answers_as_data(
     assert expected_failures(questions, reference, starter) == automatic  # the starter loses every question
     for variant in CATALOG.variants(spec):
         lost = expected_failures(questions, reference, parse_answers(questions, variant / "answers.toml"))
-        assert bool(lost) == variant.name.startswith("bad_"), variant.name
+        bad_fix = any((variant / name).is_file() for name in fixes)  # a wrong fix with right answers
+        assert bool(lost) == variant.name.startswith("bad_") or bad_fix, variant.name
 
 
 # -- observing puzzle code ------------------------------------------------------------------------------

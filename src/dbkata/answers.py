@@ -12,6 +12,8 @@ The answer key is never stored: a check runs the puzzle, observes what happened,
 from __future__ import annotations
 
 import difflib
+import json
+import os
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ __all__ = [
 ]
 
 ANSWERS = "answers.toml"
+REVEAL_ENV = "DBKATA_REVEAL"  # dbkata reveal: where checks note what the real run showed
 
 
 # -- the student's answers --------------------------------------------------------------------------------
@@ -93,6 +96,7 @@ class Quiz:
         """Fail the running check (student-facing) unless the answer to ``key`` matches what really happened."""
         __tracebackhide__ = True
         question = self.question(key)
+        note_real_run(question, actual)
         try:
             given, problem = self.given(key), None
         except AnswerError as exc:
@@ -112,6 +116,17 @@ class Quiz:
                 f"The real run:  {question.show(actual)}",
                 advice=question.concept or "Trace the code again with this result in mind.",
             )
+
+
+def note_real_run(question: Question, actual: Any) -> None:
+    """For ``dbkata reveal``: append what the run showed for this question to the file ``$DBKATA_REVEAL`` names.
+
+    Only a record of the observation: the check compares and fails exactly as it would without it.
+    """
+    path = os.environ.get(REVEAL_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"key": question.key, "real": question.show(actual)}, ensure_ascii=False) + "\n")
 
 
 def read_answers(folder: Path) -> Quiz:

@@ -84,17 +84,27 @@ class Question:
             return list(given) == list(actual)
         return bool(given == actual)
 
+    def _rank(self, label: str) -> tuple[int, str]:
+        return _rank_of(self.choices, label)
+
     def show(self, value: Any) -> str:
         """A value as the student would write it."""
         if self.kind == "exception":
             return exception_name(value) or "none"
         if value is None:
             return "none"
-        if self.kind in ("sequence", "set"):
+        if self.kind == "set":  # in the order the question declares its labels: deterministic text
+            return ", ".join(sorted((str(v) for v in value), key=self._rank))
+        if self.kind == "sequence":
             return ", ".join(str(v) for v in value)
         if self.kind == "bool":
             return "yes" if value else "no"
         return str(value)
+
+
+def _rank_of(choices: tuple[str, ...], label: str) -> tuple[int, str]:
+    lowered = [c.lower() for c in choices]
+    return (lowered.index(label.lower()) if label.lower() in lowered else len(lowered), label)
 
 
 def _labels(q: Question, raw: object) -> list[str]:

@@ -115,7 +115,18 @@ def test_moodle_csv_has_a_username_column_and_feedback_per_exercise(out: Path) -
 
 def test_ta_worksheet_lists_every_manual_task_with_its_rubric(out: Path) -> None:
     rows = _rows(out / "ta-worksheet.csv")
-    assert rows[0] == ["student", "exercise", "task", "points", "rubric", "score", "comment"]
+    assert rows[0] == [
+        "student",
+        "exercise",
+        "task",
+        "points",
+        "rubric",
+        "question",
+        "answer",
+        "revealed",
+        "score",
+        "comment",
+    ]
     assert rows[1][:5] == [
         "s00",
         "level2/ex01_tally",

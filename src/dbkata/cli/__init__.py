@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dbkata.catalog import MANIFEST, CatalogError
-from dbkata.cli import instructor, loop, student
+from dbkata.cli import instructor, loop, reveal, student
 from dbkata.cli.common import CliError, Handler
 
 
@@ -33,6 +33,7 @@ def build_parser(prog: str = "dbkata", workbook: Path | None = None) -> argparse
 
     student.add_commands(add)
     loop.add_commands(add)
+    reveal.add_commands(add)
     instructor.add_commands(add)
     return parser
 

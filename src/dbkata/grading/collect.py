@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbkata.catalog import Catalog
+from dbkata.learning import REVEALS as _REVEALS_PATH
 
 _Reader = Callable[[], bytes]
 FILE_LIMIT = 1 << 20  # an editable file larger than this is not a student's source file
 _ARCHIVES = (".tar.gz", ".tgz", ".zip")
 _SKIP_DIRS = {"__pycache__", "node_modules", "venv", "site-packages"}
+REVEALS = _REVEALS_PATH.as_posix()
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
 
 
@@ -38,12 +40,15 @@ class Submission:
     source: Path
     files: dict[str, bytes] = field(default_factory=dict)  # "level2/ex01_x/deps.py" -> content
     problems: tuple[str, ...] = ()  # files skipped and why (too large, a symlink...)
+    reveals: bytes | None = None  # .dbkata/reveals.json (level 1's learning loop), read as data
 
     def fingerprint(self) -> str:
-        """A hash of exactly what will be graded."""
+        """A hash of exactly what will be graded (and of the reveals file, when there is one)."""
         digest = hashlib.sha256()
         for name in sorted(self.files):
             digest.update(name.encode() + b"\0" + hashlib.sha256(self.files[name]).digest())
+        if self.reveals is not None:
+            digest.update(REVEALS.encode() + b"\0" + hashlib.sha256(self.reveals).digest())
         return digest.hexdigest()[:16]
 
     def stage(self, dest: Path) -> Path:
@@ -122,7 +127,17 @@ def load(entry: Path, catalog: Catalog) -> Submission:
             files[rel] = reader()
         except (OSError, ValueError, tarfile.TarError, zipfile.BadZipFile) as exc:
             problems.append(f"{rel}: not used ({exc})")
-    return Submission(student_id(entry), entry, files, tuple(problems))
+    return Submission(student_id(entry), entry, files, tuple(problems), _reveals(members, prefix))
+
+
+def _reveals(members: dict[str, _Reader], prefix: str) -> bytes | None:
+    """The workbook's reveals file (next to ``exercises/``), if the submission holds one that can be read."""
+    base = prefix.removesuffix("exercises/")
+    reader = members.get(base + REVEALS)
+    try:
+        return reader() if reader is not None else None
+    except (OSError, ValueError, tarfile.TarError, zipfile.BadZipFile):
+        return None
 
 
 def _members(entry: Path) -> Iterator[tuple[str, _Reader]]:
@@ -149,6 +164,9 @@ def _root_prefix(members: dict[str, _Reader], wanted: set[str]) -> str:
 def _folder_members(root: Path) -> Iterator[tuple[str, _Reader]]:
     for dirpath, dirnames, filenames in os.walk(root):  # os.walk does not follow symlinked folders
         dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS]
+        reveals = Path(dirpath) / REVEALS  # the one file of a hidden folder that is read (as data)
+        if reveals.is_file():
+            yield reveals.relative_to(root).as_posix(), functools.partial(_read_file, reveals)
         for fname in filenames:
             path = Path(dirpath) / fname
             yield path.relative_to(root).as_posix(), functools.partial(_read_file, path)

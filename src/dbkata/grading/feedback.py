@@ -45,6 +45,8 @@ def exercise_markdown(exercise: ExerciseScore, level: str) -> list[str]:
         lines += ["", f"Run: **{exercise.run_status.replace('_', ' ')}**"]
         if exercise.message:
             lines += ["", *_block(_visible_text(exercise.message, "check", level))]
+    if exercise.learning is not None:  # information for the instructor, never points
+        lines += ["", f"Real run: {exercise.learning.revealed} (`dbkata reveal`; this never changes points)."]
     for task in exercise.tasks:
         lines += ["", *task_markdown(task, level)]
     return lines

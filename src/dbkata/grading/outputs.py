@@ -125,13 +125,24 @@ def moodle_csv(scores: list[StudentScore]) -> str:
 
 
 def ta_worksheet(scores: list[StudentScore]) -> str:
-    """Manual tasks to grade: one row per student and task, with the rubric and empty score/comment cells."""
-    rows: list[list[object]] = [["student", "exercise", "task", "points", "rubric", "score", "comment"]]
+    """Manual tasks to grade: one row per student and task, with the rubric and empty score/comment cells.
+
+    A level-1 task also shows its question, the student's text and whether the real run was revealed.
+    """
+    rows: list[list[object]] = [
+        ["student", "exercise", "task", "points", "rubric", "question", "answer", "revealed", "score", "comment"]
+    ]
     for s in scores:
         for e in s.exercises:
-            rows += [
-                [s.student, e.id, t.number, f"{t.points:g}", t.manual, "", ""] for t in e.tasks if t.manual is not None
-            ]
+            said = {x.task: x for x in e.learning.explanations} if e.learning else {}
+            revealed = e.learning.revealed if e.learning else ""
+            for t in e.tasks:
+                if t.manual is not None:
+                    text = said.get(t.number)
+                    question, answer = (text.question, text.answer) if text else ("", "")
+                    rows.append(
+                        [s.student, e.id, t.number, f"{t.points:g}", t.manual, question, answer, revealed, "", ""]
+                    )
     return _csv(rows)
 
 
@@ -198,6 +209,7 @@ def _exercise_json(e: ExerciseScore, run: ExerciseRun | None) -> dict[str, Any]:
         "run_status": e.run_status.value,
         "message": e.message,
         "files": list(run.files) if run is not None else [],
+        "learning": e.learning.to_json() if e.learning is not None else None,
         "tasks": [
             {
                 "number": t.number,

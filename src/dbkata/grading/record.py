@@ -68,6 +68,41 @@ class StudentTestRun:
 
 
 @dataclass(frozen=True)
+class Explanation:
+    """A free-text answer for a person to grade: its task, the question and what the student wrote."""
+
+    task: int
+    question: str  # "4. Explain: ..."
+    answer: str  # "" when not answered
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {"task": self.task, "question": self.question, "answer": self.answer}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Explanation:
+        """The inverse of :meth:`to_json`."""
+        return cls(int(data["task"]), str(data["question"]), str(data["answer"]))
+
+
+@dataclass(frozen=True)
+class Learning:
+    """A level-1 exercise's learning loop, for the instructor: the reveal, and the free-text answers."""
+
+    revealed: str  # dbkata.learning: NOT_REVEALED, UNCHANGED or CHANGED
+    explanations: tuple[Explanation, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {"revealed": self.revealed, "explanations": [e.to_json() for e in self.explanations]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Learning:
+        """The inverse of :meth:`to_json`."""
+        return cls(str(data["revealed"]), tuple(Explanation.from_json(e) for e in data.get("explanations", ())))
+
+
+@dataclass(frozen=True)
 class ExerciseRun:
     """One exercise of one submission: how its code-task run ended, and its student-test runs by task."""
 
@@ -76,6 +111,7 @@ class ExerciseRun:
     files: tuple[str, ...] = ()
     tests: tuple[TestResult, ...] = ()
     student_tests: Mapping[int, tuple[StudentTestRun, ...]] = field(default_factory=dict)
+    learning: Learning | None = None  # level 1 only: information, never points
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON."""
@@ -89,6 +125,8 @@ class ExerciseRun:
             data["student_tests"] = {
                 str(task): [r.to_json() for r in runs] for task, runs in sorted(self.student_tests.items())
             }
+        if self.learning is not None:
+            data["learning"] = self.learning.to_json()
         return data
 
     @classmethod
@@ -103,6 +141,7 @@ class ExerciseRun:
                 int(task): tuple(StudentTestRun.from_json(r) for r in runs)
                 for task, runs in data.get("student_tests", {}).items()
             },
+            Learning.from_json(data["learning"]) if data.get("learning") else None,
         )
 
 

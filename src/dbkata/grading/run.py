@@ -34,6 +34,7 @@ from dbkata.grading.expect import (
     code_task_run,
     student_test_targets,
 )
+from dbkata.grading.learning import with_learning
 from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
 from dbkata.grading.sandbox import Limits, Slot
 from dbkata.report import Evidence, Outcome, Status, TestResult
@@ -101,7 +102,7 @@ def grade_submission(
     ctx = _Context(catalog, slot, db, role, settings, work, deadline, itertools.count(1), jobs, expected)
     try:
         for spec in specs:
-            exercises[spec.id] = grade_exercise(ctx, spec, staged / spec.id)
+            exercises[spec.id] = with_learning(grade_exercise(ctx, spec, staged / spec.id), catalog, spec, sub)
     finally:
         slot.kill_all()
         _quietly(db.drop_role, role)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbkata.catalog import ExerciseSpec, Task
-from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
+from dbkata.grading.record import ExerciseRun, GradingRecord, Learning, StudentTestRun, TestRunOutcome
 from dbkata.report import Outcome, Status, TestResult
 
 RUN_PROBLEMS = {
@@ -80,6 +80,7 @@ class ExerciseScore:
     run_status: Status
     message: str | None
     tasks: tuple[TaskScore, ...]
+    learning: Learning | None = None  # level 1: the reveal and the free-text answers (never points)
 
     @property
     def score(self) -> float | None:
@@ -134,7 +135,7 @@ def score_student(student: str, specs: list[ExerciseSpec], record: GradingRecord
 def score_exercise(spec: ExerciseSpec, run: ExerciseRun) -> ExerciseScore:
     """Score one exercise from its run."""
     tasks = tuple(_score_task(task, run) for task in spec.tasks)
-    return ExerciseScore(spec.id, spec.title, run.status, run.message, tasks)
+    return ExerciseScore(spec.id, spec.title, run.status, run.message, tasks, run.learning)
 
 
 def _score_task(task: Task, run: ExerciseRun) -> TaskScore:
