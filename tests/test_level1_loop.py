@@ -20,7 +20,7 @@ import pytest
 
 from dbkata import learning
 from dbkata.assemble import assemble
-from dbkata.catalog import load_catalog
+from dbkata.catalog import ExerciseSpec, load_catalog
 from dbkata.cli import main
 from dbkata.fixes import compare_fix
 from dbkata.grading import collect
@@ -84,43 +84,56 @@ def test_more_lines_other_code_or_a_missing_function_are_reported() -> None:
 # -- fix it: graded by running the fix --------------------------------------------------------------------
 
 
-def run_fix_checks(target: Path, tmp_path: Path) -> RunResult:
+REFRESH = CATALOG.get("level1/ex04_refresh_illusion")
+
+
+def run_fix_checks(spec: ExerciseSpec, target: Path, tmp_path: Path) -> RunResult:
     """The fix's hidden checks (check_fix.py) on ``target``, in-process."""
-    folder = assemble(CATALOG, SAFETY, target, tmp_path / "tree")
+    folder = assemble(CATALOG, spec, target, tmp_path / "tree")
     result = run_tree(folder, str(folder / "check_fix.py"))
     assert result.status == "ok", result.output[-2000:]
     return result
 
 
-def fix_score(result: RunResult) -> float | None:
-    return score_exercise(SAFETY, ExerciseRun(Status.OK, tests=result.tests)).tasks[4].score
+def fix_score(spec: ExerciseSpec, result: RunResult) -> float | None:
+    return score_exercise(spec, ExerciseRun(Status.OK, tests=result.tests)).tasks[-1].score  # "fix it" is last
+
+
+PRINTS_C, PRINTS_E, ONE_LINE = "test_fix_prints_line_c", "test_fix_prints_line_e", "test_fix_changes_one_line"
 
 
 @pytest.mark.parametrize(
-    ("target", "score", "failed"),
+    ("spec", "target", "score", "failed"),
     [
-        ("solution", 2.0, set()),
-        ("starter", 0.0, {"test_fix_prints_line_c"}),
-        ("good_refresh_category", 2.0, set()),
-        ("good_joinedload", 2.0, set()),
-        ("bad_hides_the_error", 0.0, {"test_fix_prints_line_c", "test_fix_changes_one_line"}),
-        ("bad_rewrites_the_query", 0.0, {"test_fix_changes_one_line"}),
-        ("bad_typed_name", 0.0, {"test_fix_prints_line_c"}),
+        (SAFETY, "solution", 2.0, set()),
+        (SAFETY, "starter", 0.0, {PRINTS_C}),
+        (SAFETY, "good_refresh_category", 2.0, set()),
+        (SAFETY, "good_joinedload", 2.0, set()),
+        (SAFETY, "bad_hides_the_error", 0.0, {PRINTS_C, ONE_LINE}),
+        (SAFETY, "bad_rewrites_the_query", 0.0, {ONE_LINE}),
+        (SAFETY, "bad_typed_name", 0.0, {PRINTS_C}),
+        (REFRESH, "solution", 2.0, set()),
+        (REFRESH, "starter", 0.0, {PRINTS_E}),
+        (REFRESH, "good_assign_after_flush", 2.0, set()),
+        (REFRESH, "bad_refresh_columns", 0.0, {PRINTS_E}),
+        (REFRESH, "bad_category_object_refreshed", 0.0, {PRINTS_E}),  # refresh() expires what was set
+        (REFRESH, "bad_seed_reload", 0.0, {ONE_LINE}),  # the seed's Fix A works, in four lines
     ],
+    ids=lambda v: v.slug if isinstance(v, ExerciseSpec) else str(v),
 )
 def test_the_fix_is_graded_by_running_it(
-    target: str, score: float, failed: set[str], tmp_path: Path, shared_server: None
+    spec: ExerciseSpec, target: str, score: float, failed: set[str], tmp_path: Path, shared_server: None
 ) -> None:
-    folder = {"solution": CATALOG.solution_dir(SAFETY), "starter": CATALOG.exercise_dir(SAFETY)}.get(
-        target, CATALOG.checks_dir(SAFETY) / "variants" / target
+    folder = {"solution": CATALOG.solution_dir(spec), "starter": CATALOG.exercise_dir(spec)}.get(
+        target, CATALOG.checks_dir(spec) / "variants" / target
     )
-    result = run_fix_checks(folder, tmp_path)
+    result = run_fix_checks(spec, folder, tmp_path)
     assert {t.nodeid.rsplit("::", 1)[-1] for t in result.failed(Kind.CHECK)} == failed
-    assert fix_score(result) == score
+    assert fix_score(spec, result) == score
 
 
 def test_a_fix_that_still_crashes_is_told_what_it_raised(tmp_path: Path, shared_server: None) -> None:
-    result = run_fix_checks(CATALOG.exercise_dir(SAFETY), tmp_path)
+    result = run_fix_checks(SAFETY, CATALOG.exercise_dir(SAFETY), tmp_path)
     (message,) = [t.message or "" for t in result.failed(Kind.CHECK)]
     assert "the fixed read_task() still raises" in message
     assert "It raised MissingGreenlet" in message

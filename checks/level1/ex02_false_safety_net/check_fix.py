@@ -27,7 +27,7 @@ WANTED = [
     f"B: after commit, title = {TITLE}",
     f"C: after commit, category = {CATEGORY}",
 ]
-ADVICE = 'Line C needs task.category in memory before it is read. → HINTS.md, "5."'
+ADVICE = "Line C needs task.category in memory before it is read."
 
 
 async def test_fix_prints_line_c(exercise: Exercise, admin: AsyncEngine) -> None:

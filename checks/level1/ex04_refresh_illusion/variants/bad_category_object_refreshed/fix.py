@@ -1,0 +1,25 @@
+"""Task 4 (yours to edit): a copy of ``create_task()`` from refresh.py, to fix so that line E prints.
+
+Change ONE line of ``create_task()``: replace, add or remove one line (an import you need does not
+count). Keep the rest as it is. ``run_fix.py`` (given) runs it as ``dropped()`` runs the original:
+the variable holding the category is deleted before line E.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import Category, Task
+
+
+async def create_task(session: AsyncSession, work: Category) -> Task:
+    """Create a task in ``work``, flush it, refresh it, print what it holds."""
+    task = Task(title="Write the report", category=work)  # refresh(task) below expires it again
+    session.add(task)
+    await session.flush()
+    print(f"A: task.id = {task.id}")
+    print(f"B: task.category_id = {task.category_id}")
+    await session.refresh(task)  # "reload it from the database"
+    print(f"C: task.id = {task.id}")
+    print(f"D: task.title = {task.title}")
+    return task
