@@ -50,6 +50,18 @@ def assemble(catalog: Catalog, spec: ExerciseSpec, target: Path, dest: Path) -> 
     return folder
 
 
+def assemble_student_test(
+    catalog: Catalog, spec: ExerciseSpec, code: Path, tests_from: Path, names: tuple[str, ...], dest: Path
+) -> Path:
+    """A tree of ``code`` with the student-written test files ``names`` taken from ``tests_from``.
+
+    What a student's own test is run on: the reference, a variant or the starter as ``code``.
+    """
+    folder = assemble(catalog, spec, code, dest)
+    overlay_editable(replace(spec, editable=names), tests_from, folder)
+    return folder
+
+
 _APP_SKIP = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".pytest_cache", "conftest.py", "variants", "test_*.py", "check_*.py", "*.md"
 )

@@ -1,18 +1,21 @@
 """The end-of-run summary a student sees: tasks done per exercise, points, what to do next.
 
 A task is done only when every one of its visible tests ran in this run and passed: a test deselected
-(``-k``), skipped, or in a test file of the exercise that was not collected leaves the task open.
-Exercises are listed, and the next step is chosen, in the manifest's order.
+(``-k``), skipped, not reached (``-x``, an interrupted run), or in a test file of the exercise that was
+not collected leaves the task open. Exercises are listed, and the next step is chosen, in the manifest's
+order. Inside a workbook, each exercise's outcome is also kept in ``.dbkata/results.json``
+(:mod:`dbkata.results`) for ``dbkata status`` and ``dbkata solution``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from dbkata import feedback
+from dbkata import feedback, results
 from dbkata.catalog import MANIFEST, Catalog, CatalogError, load_catalog
 
 
@@ -21,6 +24,10 @@ class _Exercise:
     tasks: dict[int, bool] = field(default_factory=dict)  # task -> every test that ran passed
     files: set[Path] = field(default_factory=set)  # test files collected
     partial: set[int] = field(default_factory=set)  # tasks with a deselected test
+    pending: dict[str, int | None] = field(default_factory=dict)  # collected, no outcome yet: nodeid -> task
+    passed: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    deselected: bool = False
 
 
 class Progress:
@@ -28,7 +35,8 @@ class Progress:
 
     def __init__(self, root: Path) -> None:
         self.exercises: dict[str, _Exercise] = {}
-        self._where: dict[str, tuple[str, int]] = {}
+        self._where: dict[str, tuple[str, int | None]] = {}
+        self._root = root
         self._catalog = _catalog(root)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -39,30 +47,40 @@ class Progress:
         for item in items:
             where = self._locate(item)
             if where:
-                self.exercises[where[0]].partial.add(where[1])
+                exercise = self.exercises[where[0]]
+                exercise.deselected = True
+                exercise.pending.pop(item.nodeid, None)
+                if where[1] is not None:
+                    exercise.partial.add(where[1])
 
-    def _locate(self, item: pytest.Item) -> tuple[str, int] | None:
+    def _locate(self, item: pytest.Item) -> tuple[str, int | None] | None:
         context = feedback.context_of(item)
-        if not (context.exercise and context.task):
+        if not context.exercise:
             return None
         where = (context.exercise, context.task)
         self._where[item.nodeid] = where
         exercise = self.exercises.setdefault(where[0], _Exercise())
         exercise.files.add(Path(item.path))
-        exercise.tasks.setdefault(where[1], True)
+        exercise.pending[item.nodeid] = context.task
+        if context.task is not None:
+            exercise.tasks.setdefault(context.task, True)
         return where
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         where = self._where.get(report.nodeid)
         if where is None or (report.when != "call" and not report.failed and not report.skipped):
             return
-        tasks = self.exercises[where[0]].tasks
-        tasks[where[1]] = tasks[where[1]] and report.passed
+        exercise = self.exercises[where[0]]
+        exercise.pending.pop(report.nodeid, None)
+        (exercise.passed if report.passed else exercise.failed).add(report.nodeid)
+        if where[1] is not None:
+            exercise.tasks[where[1]] = exercise.tasks[where[1]] and report.passed
 
     def lines(self) -> list[str]:
         """The summary, deterministic: one line per exercise that ran, points, the next step."""
         order = [s.id for s in self._catalog.exercises] if self._catalog else []
-        names = sorted(self.exercises, key=lambda n: (order.index(n) if n in order else len(order), n))
+        tasked = [n for n, e in self.exercises.items() if e.tasks]
+        names = sorted(tasked, key=lambda n: (order.index(n) if n in order else len(order), n))
         width = max(len(n) for n in names)
         out, done_points, total_points, next_up = [], 0.0, 0.0, None
         for name in names:
@@ -92,10 +110,29 @@ class Progress:
         exercise = self.exercises[name]
         folder = next(iter(exercise.files)).parent if exercise.files else None
         every_file = folder is None or set(folder.glob("test_*.py")) <= exercise.files
+        unreached = set(exercise.pending.values())
         return {
-            n: ("failed" if not ok else "partial" if n in exercise.partial or not every_file else "done")
+            n: ("failed" if not ok else "partial" if n in exercise.partial | unreached or not every_file else "done")
             for n, ok in exercise.tasks.items()
         }
+
+    def outcomes(self) -> dict[str, results.ExerciseResult]:
+        """What this run showed of each exercise, as ``dbkata status`` keeps it."""
+        found = {}
+        for name, exercise in self.exercises.items():
+            folder = next(iter(exercise.files)).parent
+            complete = not (exercise.deselected or exercise.pending) and set(folder.glob("test_*.py")) <= exercise.files
+            failed = tuple(sorted(_short(n) for n in exercise.failed))
+            found[name] = results.ExerciseResult(
+                self._states(name), len(exercise.passed - exercise.failed), failed, complete
+            )
+        return found
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self._catalog is None or not self.exercises:
+            return  # outside a workbook (an assembled tree): nothing to keep
+        with contextlib.suppress(OSError):  # a read-only workbook still gets its summary
+            results.record(self._root, self.outcomes())
 
     def _points(self, name: str) -> dict[int, float]:
         try:
@@ -113,6 +150,12 @@ class Progress:
 
 
 _MARK = {"done": "✓", "failed": "✗", "partial": "·"}
+
+
+def _short(nodeid: str) -> str:
+    """``test_x.py::test_y`` from ``exercises/level2/ex01_z/test_x.py::test_y``."""
+    path, sep, name = nodeid.partition("::")
+    return path.rsplit("/", 1)[-1] + sep + name
 
 
 def _catalog(root: Path) -> Catalog | None:

@@ -31,7 +31,7 @@ from enum import Enum
 from pathlib import Path
 
 from dbkata import answers
-from dbkata.assemble import assemble, overlay_editable
+from dbkata.assemble import assemble, assemble_student_test
 from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.grading.expect import (
     ExpectationError,
@@ -284,10 +284,10 @@ def _plan(catalog: Catalog, spec: ExerciseSpec) -> Iterator[_Job]:
 def _run(catalog: Catalog, spec: ExerciseSpec, job: _Job, tmp: Path) -> RunResult:
     dest = Path(tempfile.mkdtemp(dir=tmp))
     shutil.rmtree(dest)
-    folder = assemble(catalog, spec, job.target, dest)
     if job.test_from is not None:
-        overlay_editable(replace(spec, editable=job.selection), job.test_from, folder)
+        folder = assemble_student_test(catalog, spec, job.target, job.test_from, job.selection, dest)
     else:
+        folder = assemble(catalog, spec, job.target, dest)
         remove_student_tests(spec, folder)  # as in grading: the code-task run has only the workbook's items
     return run_tree(folder, *(str(folder / name) for name in job.selection))
 
