@@ -18,6 +18,9 @@ one editable file is ``answers.toml``) is held to more: every target must lose e
 its answers get wrong, judged against the reference answers. Every code target also runs the way the
 grader runs it (checks in a harness that never imports the code, the code in a separate app process),
 and must give the same outcome for every test and check as in-process (:mod:`dbkata.modes`).
+
+``modes`` chooses what runs: both (the default, and what ``dbkata selfcheck`` does), or one of them,
+whose runs are then the ones judged (the project's default test run judges the graded, split mode).
 """
 
 from __future__ import annotations
@@ -66,6 +69,16 @@ class Verdict:
         return f"{mark} {self.exercise} · {self.target}: {self.expectation}{detail}"
 
 
+class Mode(Enum):
+    """Where a code target's code runs: in the test process (a student's run) or an app process (graded)."""
+
+    IN_PROCESS = "in-process"
+    SPLIT = "split"
+
+
+BOTH_MODES = frozenset(Mode)
+
+
 class _Purpose(Enum):
     CODE = "code"  # a code-task run: the workbook's tests and checks on a target
     REFERENCE_TEST = "reference test"  # the reference student test on a target
@@ -93,15 +106,27 @@ def selfcheck_all(catalog: Catalog, specs: list[ExerciseSpec], say: Callable[[st
     return verdicts
 
 
-def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 4) -> list[Verdict]:
-    """Run every target of one exercise and judge each against its expectation."""
+def selfcheck_exercise(
+    catalog: Catalog, spec: ExerciseSpec, jobs: int = 4, modes: frozenset[Mode] = BOTH_MODES
+) -> list[Verdict]:
+    """Run every target of one exercise in ``modes`` and judge each against its expectation."""
     try:
         expected = collect_expected(catalog, spec)
     except ExpectationError as exc:
         return [Verdict(spec.id, "starter", "its tree collects", False, str(exc).splitlines()[-1])]
     plan = list(_plan(catalog, spec))
+    # A predict exercise with no code to fix has nothing for an app process to run (its answers are
+    # data the harness reads): it runs in-process only, and there is no second mode to compare.
+    predict = spec.editable == (answers.ANSWERS,)
+    split_only = modes == {Mode.SPLIT} and not predict
+
+    def run(job: _Job) -> RunResult:
+        if split_only and job.purpose == _Purpose.CODE:
+            return _run_split_job(catalog, spec, job, Path(tmp))
+        return _run(catalog, spec, job, Path(tmp))
+
     with tempfile.TemporaryDirectory(prefix="dbkata-selfcheck-") as tmp, ThreadPoolExecutor(jobs) as pool:
-        results = list(pool.map(lambda job: _run(catalog, spec, job, Path(tmp)), plan))
+        results = list(pool.map(run, plan))
         # The starter's own test runs on the other versions only if it passed on the reference (as in grading).
         more = [job for job, r in zip(plan, results, strict=True) if _passed_on_reference(job, r)]
         later = [
@@ -110,13 +135,9 @@ def selfcheck_exercise(catalog: Catalog, spec: ExerciseSpec, jobs: int = 4) -> l
             for label, code in student_test_targets(catalog, spec)[1:]
         ]
         plan += later
-        results += list(pool.map(lambda job: _run(catalog, spec, job, Path(tmp)), later))
-        # A predict exercise with no code to fix has nothing for an app process to run (its answers are
-        # data the harness reads), so there is no second mode to compare.
-        predict = spec.editable == (answers.ANSWERS,)
-        code_jobs = [
-            (job, r) for job, r in zip(plan, results, strict=True) if job.purpose == _Purpose.CODE and not predict
-        ]
+        results += list(pool.map(run, later))
+        compare = modes == BOTH_MODES and not predict
+        code_jobs = [(job, r) for job, r in zip(plan, results, strict=True) if job.purpose == _Purpose.CODE and compare]
         split = list(pool.map(lambda jr: _run_split_job(catalog, spec, jr[0], Path(tmp)), code_jobs))
     done = list(zip(plan, results, strict=True))
     verdicts = [_judge(spec, job, result) for job, result in done if job.purpose != _Purpose.STARTER_TEST]
