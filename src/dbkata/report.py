@@ -171,8 +171,13 @@ class Report:
             raise ValueError(f"malformed report: {type(exc).__name__}: {exc}") from exc
 
 
+def partial_path(report: Path) -> Path:
+    """Where the report so far is kept while the run goes on: what is left of it if the run is killed."""
+    return report.with_name(report.name + ".partial")
+
+
 class JsonReport:
-    """Collects test reports and writes them atomically when the session ends."""
+    """Collects test reports and writes them atomically when the session ends, and after each test so far."""
 
     def __init__(self, path: Path, infra: Infrastructure) -> None:
         self.path = path
@@ -204,6 +209,8 @@ class JsonReport:
             reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else None
             entry = replace(entry, outcome=Outcome.SKIPPED, message=reason)
         self.tests[report.nodeid] = entry
+        if report.when == "teardown":  # the test is done: a run killed from now on still keeps it
+            self._write(partial_path(self.path), Report(Status.OK, tuple(self.tests.values())))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -218,9 +225,14 @@ class JsonReport:
         data = Report(
             status, tuple(self.tests.values()), self.infra.failure, tuple(self.collection_errors), int(exitstatus)
         )
-        tmp = self.path.with_suffix(".tmp")
+        self._write(self.path, data)
+        partial_path(self.path).unlink(missing_ok=True)
+
+    @staticmethod
+    def _write(path: Path, data: Report) -> None:
+        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(data.to_json(), indent=1, default=str))
-        os.replace(tmp, self.path)
+        os.replace(tmp, path)
 
     @staticmethod
     def _new_entry(report: pytest.TestReport) -> TestResult:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dbkata.app.launcher import AppSandbox
-from dbkata.report import Kind, Report, Status, TestResult
+from dbkata.report import Kind, Report, Status, TestResult, partial_path
 
 REPORT_NAME = "dbkata-report.json"
 REPORT_LIMIT = 32 << 20  # a report larger than this was not written by the plugin
@@ -78,6 +78,7 @@ def run_tree(
     root = folder.parents[2]
     report = root / REPORT_NAME
     report.unlink(missing_ok=True)
+    partial_path(report).unlink(missing_ok=True)
     command = [*prefix, *pytest_command(folder, report, *selection)]
     with _sink(output) as sink:
         proc = subprocess.Popen(
@@ -96,7 +97,8 @@ def run_tree(
             _kill_group(proc)
             proc.wait()
             tail = _tail_file(output) if output else _tail(proc.communicate()[0])
-            return RunResult(Status.TIMEOUT, message=f"timed out after {timeout:g} s", output=tail)
+            finished = read_report(partial_path(report), -signal.SIGKILL, tail).tests  # the tests done before the kill
+            return RunResult(Status.TIMEOUT, finished, message=f"timed out after {timeout:g} s", output=tail)
     _kill_group(proc)  # anything the tests left running in the background
     return read_report(report, proc.returncode, out)
 

@@ -105,7 +105,22 @@ def test_only_the_allow_list_exists_inside(slot: Slot, run_dir: Path, base: Path
     assert seen["present"] == []
     assert seen["checkout"] == (["src"] if str(ROOT / "src") in python_paths() else None)  # an editable install
     assert seen["run"]
-    system = {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt", "proc", "root", "sbin", "tmp", "usr", "var"}
+    system = {
+        "bin",
+        "dev",
+        "etc",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "opt",
+        "proc",
+        "root",
+        "sbin",
+        "tmp",
+        "usr",
+        "var",
+    }
     # beyond those, only the top folders the Python install or the dbkata source lives under (CI: /check, here /work)
     python_tops = {Path(p).parts[1] for p in python_paths() if len(Path(p).parts) > 1}
     assert set(seen["root"]) <= system | python_tops

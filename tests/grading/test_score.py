@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dbkata.catalog import ExerciseSpec, Task
+from dbkata.grading.expect import Expected, code_task_run
 from dbkata.grading.record import ExerciseRun, GradingRecord, StudentTestRun, TestRunOutcome
 from dbkata.grading.run import classify
 from dbkata.grading.score import score_exercise, score_student
@@ -93,14 +94,44 @@ def test_manual_task_has_no_score_and_is_not_counted_in_the_points() -> None:
     assert scored.points == 7
 
 
-@pytest.mark.parametrize(
-    "status", [Status.TIMEOUT, Status.CRASHED, Status.COLLECTION_ERROR, Status.NOT_RUN, Status.INVALID_REPORT]
-)
+@pytest.mark.parametrize("status", [Status.CRASHED, Status.COLLECTION_ERROR, Status.NOT_RUN, Status.INVALID_REPORT])
 def test_a_run_that_did_not_complete_earns_zero_with_its_reason(status: Status) -> None:
-    scored = score_exercise(SPEC, ExerciseRun(status, "timed out after 30 s", tests=(_test("a", 1, "passed"),)))
+    scored = score_exercise(SPEC, ExerciseRun(status, "it broke after 30 s", tests=(_test("a", 1, "passed"),)))
     assert scored.score == 0
     assert all(t.score == 0 for t in scored.tasks if t.manual is None)
+    assert "it broke after 30 s" in scored.tasks[0].reason
+
+
+def test_a_timeout_before_any_test_finished_earns_zero_with_its_reason() -> None:
+    scored = score_exercise(SPEC, ExerciseRun(Status.TIMEOUT, "timed out after 30 s"))
+    assert scored.score == 0
     assert "timed out after 30 s" in scored.tasks[0].reason
+
+
+def test_a_timeout_costs_only_the_checks_that_did_not_finish() -> None:
+    expected = Expected(
+        {
+            f"exercises/level2/ex01_tally/check_x.py::{name}": (Kind.CHECK, task, False)
+            for name, task in [("a", 1), ("b", 1), ("c", 2), ("d", 2)]
+        }
+    )
+    finished = (_test("a", 1, "passed"), _test("c", 2, "passed"), _test("d", 2, "passed"))
+    run = code_task_run(expected, Status.TIMEOUT, "timed out after 30 s", ("tally.py",), finished)
+    assert run.status == Status.TIMEOUT
+    assert [(t.name, t.outcome) for t in run.tests][-1] == ("b", Outcome.MISSING)
+    scored = score_exercise(SPEC, run)
+    assert [t.score for t in scored.tasks[:2]] == [1.0, 3.0]
+    assert scored.tasks[0].reason == "1 of 2 checks passed (1 did not finish before the run's time limit)"
+    assert score_student("amy", [SPEC], GradingRecord("amy", "f", exercises={SPEC.id: run})).status == (
+        "graded with errors"
+    )
+
+
+def test_a_timed_out_run_that_reports_an_unknown_check_is_invalid() -> None:
+    expected = Expected({"exercises/level2/ex01_tally/check_x.py::a": (Kind.CHECK, 1, False)})
+    run = code_task_run(expected, Status.TIMEOUT, "timed out", ("tally.py",), (_test("forged", 1, "passed"),))
+    assert run.status == Status.INVALID_REPORT
+    assert score_exercise(SPEC, run).score == 0
 
 
 def test_an_invalid_report_is_a_run_with_errors_never_a_pass() -> None:

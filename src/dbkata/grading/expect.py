@@ -8,7 +8,9 @@ any editable module that collection imported, since a check that does so would m
 depend on the submission (``Expected.problems`` says so, and the self-check reports it).
 
 A report that lacks an expected id, names an unknown one, repeats one, or disagrees on an id's task or
-guard flag is not a valid report: the run fails (``invalid_report``), it never passes.
+guard flag is not a valid report: the run fails (``invalid_report``), it never passes. A run stopped at
+its time limit keeps the tests it finished; each one it did not reach is recorded as ``missing`` (not
+passed), so a timeout costs only the checks that did not finish.
 
 ``python -m dbkata.grading.expect FOLDER OUT.json PACKAGE MODULE...`` is the collector's entry point.
 """
@@ -32,7 +34,7 @@ import pytest
 from dbkata.assemble import assemble
 from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.grading.record import ExerciseRun
-from dbkata.report import Kind, Status, TestResult
+from dbkata.report import Kind, Outcome, Status, TestResult
 
 _COLLECT_TIMEOUT = 300.0  # a safety net: collection takes about a second
 
@@ -61,6 +63,16 @@ class Expected:
         parts.append(("with another task or guard flag than the workbook's", relabelled))
         return [f"{len(ids)} {what}: {_some(ids)}" for what, ids in parts if ids]
 
+    def with_unfinished(self, reported: tuple[TestResult, ...], why: str) -> tuple[TestResult, ...]:
+        """``reported``, and every expected id it lacks as ``missing``, in the workbook's order."""
+        have = {t.nodeid for t in reported}
+        unfinished = tuple(
+            TestResult(nodeid, kind, task, Outcome.MISSING, guard, why)
+            for nodeid, (kind, task, guard) in self.tests.items()
+            if nodeid not in have
+        )
+        return reported + unfinished
+
 
 def _some(ids: list[str], limit: int = 3) -> str:
     names = [i.split("::", 1)[-1] for i in ids[:limit]]
@@ -70,8 +82,13 @@ def _some(ids: list[str], limit: int = 3) -> str:
 def code_task_run(
     expected: Expected, status: Status, message: str | None, files: tuple[str, ...], tests: tuple[TestResult, ...]
 ) -> ExerciseRun:
-    """The record of a code-task run; a completed run whose report does not match ``expected`` is invalid."""
-    violations = expected.violations(tests) if status == Status.OK else []
+    """The record of a code-task run; a completed run whose report does not match ``expected`` is invalid.
+
+    A timed-out run that finished some tests keeps them, with the rest as ``missing``.
+    """
+    if status == Status.TIMEOUT and tests:
+        tests = expected.with_unfinished(tests, f"did not finish: {message or 'the run reached its time limit'}")
+    violations = expected.violations(tests) if status == Status.OK or (status == Status.TIMEOUT and tests) else []
     if violations:
         status = Status.INVALID_REPORT
         message = "the run's report does not list the workbook's tests and checks: " + "; ".join(violations)

@@ -113,6 +113,11 @@ class ExerciseRun:
     student_tests: Mapping[int, tuple[StudentTestRun, ...]] = field(default_factory=dict)
     learning: Learning | None = None  # level 1 only: information, never points
 
+    @property
+    def scorable(self) -> bool:
+        """Its tasks are scored from its tests: the run completed, or timed out after reporting some of them."""
+        return self.status == Status.OK or (self.status == Status.TIMEOUT and bool(self.tests))
+
     def to_json(self) -> dict[str, Any]:
         """Plain JSON."""
         data: dict[str, Any] = {

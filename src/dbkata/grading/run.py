@@ -139,10 +139,11 @@ def _quietly(cleanup: Callable[..., None], *args: Any) -> None:
 
 def _grade_exercise(ctx: _Context, spec: ExerciseSpec, target: Path, files: list[str]) -> ExerciseRun:
     result = _run_checked(ctx, spec, target, None, ())
-    expected = (ctx.expected or Expectations(ctx.catalog)).of(spec) if result.status == Status.OK else Expected()
+    reported = result.status == Status.OK or (result.status == Status.TIMEOUT and bool(result.tests))
+    expected = (ctx.expected or Expectations(ctx.catalog)).of(spec) if reported else Expected()
     tests = tuple(_test_entry(t, ctx) for t in result.tests)
     entry = code_task_run(expected, result.status, _clean(_explain(result), ctx), tuple(files), tests)
-    if entry.status != Status.OK:
+    if not entry.scorable:
         return entry
     student_tests = {t.number: _student_test(ctx, spec, target, t.student_test) for t in spec.tasks if t.student_test}
     return replace(entry, student_tests=student_tests)

@@ -8,8 +8,9 @@ Rules (README.md, "How points are computed", states them the same way):
   if any guard of a task did not pass, the task earns 0;
 * otherwise a task graded by checks earns its points in proportion to its other checks and visible
   tests that passed (a skipped one counts as not passed);
-* if the exercise's run did not complete (syntax error, crash, timeout, an invalid report) its
-  automatic tasks earn 0;
+* if the exercise's run did not complete (syntax error, crash, an invalid report) its automatic tasks
+  earn 0; a run stopped at its time limit keeps what it finished, and each check it did not reach
+  counts as not passed (a timeout costs only the checks that did not finish);
 * a task graded by the student's own test (``student_test``) earns 0 unless that test passes on every
   correct version (the reference solution and every ``good_*`` variant); otherwise its points in
   proportion to the flawed versions it fails on (the starter and every ``bad_*`` variant);
@@ -143,7 +144,7 @@ def _score_task(task: Task, run: ExerciseRun) -> TaskScore:
         return TaskScore(task.number, task.points, None, "graded by a person", manual=task.manual)
     if run.status == Status.INFRASTRUCTURE_ERROR:
         return TaskScore(task.number, task.points, None, "not graded: infrastructure error (retried next run)")
-    if run.status != Status.OK:
+    if not run.scorable:
         why = RUN_PROBLEMS.get(run.status, run.status.value)
         return TaskScore(task.number, task.points, 0.0, f"{why}: {run.message}" if run.message else why)
     if task.student_test:
@@ -161,13 +162,19 @@ def _score_checks(task: Task, tests: tuple[TestResult, ...]) -> TaskScore:
         names = ", ".join(f"`{i.name}`" for i in broken)
         what = "guard" if len(broken) == 1 else "guards"
         why = f"{what} {names} did not pass (it passes on the starter code; breaking it costs the whole task)"
+        if any(i.outcome == Outcome.MISSING for i in broken):
+            why += "; a guard the run did not reach before its time limit counts as not passed"
         return TaskScore(task.number, task.points, 0.0, why, items)
     graded = [i for i in items if not i.guard]
     if not graded:
         return TaskScore(task.number, task.points, 0.0, "the workbook has no graded check for this task", items)
     passed = sum(i.passed for i in graded)
     score = round(task.points * passed / len(graded), 2)
-    return TaskScore(task.number, task.points, score, f"{passed} of {len(graded)} checks passed", items)
+    why = f"{passed} of {len(graded)} checks passed"
+    unfinished = sum(i.outcome == Outcome.MISSING for i in items)
+    if unfinished:
+        why += f" ({unfinished} did not finish before the run's time limit)"
+    return TaskScore(task.number, task.points, score, why, items)
 
 
 def _item(test: TestResult) -> Item:
