@@ -188,6 +188,17 @@ def test_reveal_shows_the_real_run_and_remembers_the_answers(
     assert recorded == {SAFETY.id: learning.fingerprint(answers.read_bytes())}
 
 
+def test_reveal_ticks_every_right_prediction(
+    workbook: Path, capsys: pytest.CaptureFixture[str], shared_server: None
+) -> None:
+    # sets, sequences, counts and yes/no answers too: the check compares the real values, never their text
+    shutil.copy(CATALOG.solution_dir(SAFETY) / "answers.toml", workbook / "exercises" / SAFETY.id / "answers.toml")
+    assert main(["reveal", SAFETY.id, "--workbook", str(workbook)]) == 0
+    marks = [line[0] for line in capsys.readouterr().out.splitlines() if line[:1] in ("✓", "✗", "?")]
+    assert marks
+    assert set(marks) == {"✓"}
+
+
 # -- the grader: revealed, changed after, explanations --------------------------------------------------
 
 

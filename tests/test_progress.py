@@ -78,3 +78,44 @@ def test_when_all_pass_the_next_exercise_in_manifest_order_is_next(pytester: pyt
         "Progress: 2/2 tasks, 5/5 points",
         "Next: exercises/level2/ex02_second/README.md, task 1",
     ]
+
+
+_PREDICT = """format_version = 1
+[[exercise]]
+id = "level1/ex01_guess"
+title = "Guess"
+editable = ["answers.toml"]
+tasks = [{ points = 2 }]
+[[exercise]]
+id = "level1/ex02_again"
+title = "Again"
+editable = ["answers.toml"]
+tasks = [{ points = 2 }]
+"""
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_a_predict_exercise_says_whether_its_answers_are_complete_never_right(
+    pytester: pytest.Pytester, complete: bool
+) -> None:
+    # Level 1's visible test carries no task: it checks the answers' form, so no task is shown as done.
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\n")
+    (pytester.path / "exercises.toml").write_text(_PREDICT)
+    for name in ("ex01_guess", "ex02_again"):
+        (pytester.path / "exercises" / "level1" / name).mkdir(parents=True)
+        (pytester.path / "exercises" / "level1" / name / "answers.toml").write_text("")
+    test = pytester.path / "exercises" / "level1" / "ex01_guess" / "test_answers.py"
+    test.write_text(f"def test_every_question_is_answered():\n    assert {complete}\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    if complete:
+        assert _summary(result)[:2] == [
+            "level1/ex01_guess  answers complete: right or wrong is graded when you hand them in "
+            "(`dbkata reveal` shows the real run)",
+            "Next: exercises/level1/ex02_again/README.md, task 1",
+        ]
+    else:
+        assert _summary(result)[:2] == [
+            "level1/ex01_guess  answers not complete yet",
+            "Next: exercises/level1/ex01_guess/answers.toml (its README.md asks the questions)",
+        ]
+    assert "Traceback" not in result.stdout.str()

@@ -96,11 +96,11 @@ class Quiz:
         """Fail the running check (student-facing) unless the answer to ``key`` matches what really happened."""
         __tracebackhide__ = True
         question = self.question(key)
-        note_real_run(question, actual)
         try:
             given, problem = self.given(key), None
         except AnswerError as exc:
             given, problem = None, str(exc)
+        note_real_run(question, actual, problem is None and question.same(given, actual))
         if problem is not None:  # failed outside the except block: no chained traceback in the message
             feedback.fail(
                 f"question {question.number} is not answered in the expected form",
@@ -118,15 +118,17 @@ class Quiz:
             )
 
 
-def note_real_run(question: Question, actual: Any) -> None:
-    """For ``dbkata reveal``: append what the run showed for this question to the file ``$DBKATA_REVEAL`` names.
+def note_real_run(question: Question, actual: Any, matched: bool) -> None:
+    """For ``dbkata reveal``: append what the run showed for this question, and whether the answer matched it,
+    to the file ``$DBKATA_REVEAL`` names.
 
     Only a record of the observation: the check compares and fails exactly as it would without it.
     """
     path = os.environ.get(REVEAL_ENV)
     if path:
+        entry = {"key": question.key, "real": question.show(actual), "matched": matched}
         with open(path, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"key": question.key, "real": question.show(actual)}, ensure_ascii=False) + "\n")
+            out.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
 def read_answers(folder: Path) -> Quiz:

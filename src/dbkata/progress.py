@@ -79,11 +79,17 @@ class Progress:
     def lines(self) -> list[str]:
         """The summary, deterministic: one line per exercise that ran, points, the next step."""
         order = [s.id for s in self._catalog.exercises] if self._catalog else []
-        tasked = [n for n, e in self.exercises.items() if e.tasks]
-        names = sorted(tasked, key=lambda n: (order.index(n) if n in order else len(order), n))
+        names = sorted(self.exercises, key=lambda n: (order.index(n) if n in order else len(order), n))
         width = max(len(n) for n in names)
-        out, done_points, total_points, next_up = [], 0.0, 0.0, None
+        out, done_points, total_points = [], 0.0, 0.0
+        next_up: tuple[str, int | None] | None = None
         for name in names:
+            if not self.exercises[name].tasks:  # a predict exercise: its visible test checks the answers' form
+                complete = self._answers_complete(name)
+                out.append(f"{name:<{width}}  answers " + (PREDICTED if complete else "not complete yet"))
+                if not complete and next_up is None:
+                    next_up = (name, None)
+                continue
             states = self._states(name)
             marks = "  ".join(f"task {n} {_MARK[s]}" for n, s in sorted(states.items()))
             passed = sum(s == "done" for s in states.values())
@@ -94,17 +100,26 @@ class Progress:
             open_tasks = [n for n, s in sorted(states.items()) if s != "done"]
             if open_tasks and next_up is None:
                 next_up = (name, open_tasks[0])
-        done = sum(s == "done" for n in names for s in self._states(n).values())
-        total = sum(len(self._states(n)) for n in names)
+        tasked = [n for n in names if self.exercises[n].tasks]
+        done = sum(s == "done" for n in tasked for s in self._states(n).values())
+        total = sum(len(self._states(n)) for n in tasked)
         scored = f", {done_points:g}/{total_points:g} points" if total_points else ""  # none outside a manifest
-        out.append(f"Progress: {done}/{total} tasks{scored}")
-        if any(s == "partial" for n in names for s in self._states(n).values()):
+        if total:
+            out.append(f"Progress: {done}/{total} tasks{scored}")
+        if any(s == "partial" for n in tasked for s in self._states(n).values()):
             out.append("(· = not all of the task's tests ran: run the whole exercise folder to count it)")
-        if next_up is None and names and names[-1] in order and order.index(names[-1]) + 1 < len(order):
+        if next_up is None and names[-1] in order and order.index(names[-1]) + 1 < len(order):
             next_up = (order[order.index(names[-1]) + 1], 1)
-        if next_up:
+        if next_up and next_up[1] is None:
+            out.append(f"Next: exercises/{next_up[0]}/answers.toml (its README.md asks the questions)")
+        elif next_up:
             out.append(f"Next: exercises/{next_up[0]}/README.md, task {next_up[1]}")
         return out
+
+    def _answers_complete(self, name: str) -> bool:
+        """Every visible test of a predict exercise ran and passed: its answers file is complete and well-formed."""
+        exercise = self.exercises[name]
+        return bool(exercise.passed) and not (exercise.failed or exercise.pending or exercise.deselected)
 
     def _states(self, name: str) -> dict[int, str]:
         exercise = self.exercises[name]
@@ -150,6 +165,7 @@ class Progress:
 
 
 _MARK = {"done": "✓", "failed": "✗", "partial": "·"}
+PREDICTED = "complete: right or wrong is graded when you hand them in (`dbkata reveal` shows the real run)"
 
 
 def _short(nodeid: str) -> str:

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from dbkata import answers, learning
@@ -49,17 +50,29 @@ def reveal(a: argparse.Namespace) -> int:
             continue
         mine = q.show(quiz.given(q.key))
         seen = real.get(q.key)
-        mark = "?" if seen is None else ("✓" if q.same(quiz.given(q.key), seen) else "✗")
+        mark = "?" if seen is None else ("✓" if seen.matched else "✗")
         print(f"{mark} {q.number}. {q.prompt}")
         print(f"    you: {mine}")
-        print(f"    run: {'(not observed: the run stopped before this question)' if seen is None else seen}")
+        print(f"    run: {'(not observed: the run stopped before this question)' if seen is None else seen.shown}")
     learning.record_reveal(Path(a.workbook), spec.id, content)
     print(f"Remembered in {learning.REVEALS}: the grader reports answers changed after this reveal (never points).")
     return 0
 
 
-def real_run(catalog: Catalog, spec: ExerciseSpec) -> dict[str, str]:
-    """Question key → what the real run showed, as the hidden checks observed it (a fresh database each)."""
+@dataclass(frozen=True)
+class Seen:
+    """What the real run showed for one question (as the student would write it), and whether it was predicted."""
+
+    shown: str
+    matched: bool
+
+
+def real_run(catalog: Catalog, spec: ExerciseSpec) -> dict[str, Seen]:
+    """Question key → what the real run showed, as the hidden checks observed it (a fresh database each).
+
+    Whether the answer matched is decided by the check itself, on the real value (a set, a sequence, an
+    exception), never by comparing text.
+    """
     checks = catalog.checks_dir(spec)
     if not checks.is_dir():
         raise CliError(
@@ -73,8 +86,8 @@ def real_run(catalog: Catalog, spec: ExerciseSpec) -> dict[str, str]:
         result = run_tree(folder, env={**os.environ, answers.REVEAL_ENV: str(notes)})
         if result.status not in (Status.OK,):
             raise CliError(f"the puzzle could not be run ({result.status}): {result.message or 'no message'}")
-        seen: dict[str, str] = {}
+        seen: dict[str, Seen] = {}
         for line in notes.read_text(encoding="utf-8").splitlines():
             entry = json.loads(line)
-            seen.setdefault(str(entry["key"]), str(entry["real"]))
+            seen.setdefault(str(entry["key"]), Seen(str(entry["real"]), entry.get("matched") is True))
     return seen
