@@ -34,6 +34,15 @@ _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "conftes
 
 def assemble(catalog: Catalog, spec: ExerciseSpec, target: Path, dest: Path) -> Path:
     """Build the tree in ``dest`` (which must not exist) and return the exercise folder inside it."""
+    folder = _assemble_code(catalog, spec, target, dest)
+    checks = catalog.checks_dir(spec)
+    if checks.is_dir():
+        shutil.copytree(checks, folder, ignore=_SKIP, dirs_exist_ok=True)
+    return folder
+
+
+def _assemble_code(catalog: Catalog, spec: ExerciseSpec, target: Path, dest: Path) -> Path:
+    """The pristine exercise with the target's editable files, and no hidden checks."""
     dest.mkdir(parents=True)
     (dest / "pyproject.toml").write_text(PYTEST_CONFIG)
     (dest / "conftest.py").write_text('"""Assembled by dbkata: collection policy only."""\n')
@@ -44,9 +53,6 @@ def assemble(catalog: Catalog, spec: ExerciseSpec, target: Path, dest: Path) -> 
     shutil.copytree(catalog.exercise_dir(spec), folder, ignore=_SKIP)
     (folder / "__init__.py").touch()
     overlay_editable(spec, target, folder)
-    checks = catalog.checks_dir(spec)
-    if checks.is_dir():
-        shutil.copytree(checks, folder, ignore=_SKIP, dirs_exist_ok=True)
     return folder
 
 
@@ -55,9 +61,10 @@ def assemble_student_test(
 ) -> Path:
     """A tree of ``code`` with the student-written test files ``names`` taken from ``tests_from``.
 
-    What a student's own test is run on: the reference, a variant or the starter as ``code``.
+    What a student's own test is run on: the reference, a variant or the starter as ``code``. The
+    hidden checks are not in it: the test is student code, and it could import or read them.
     """
-    folder = assemble(catalog, spec, code, dest)
+    folder = _assemble_code(catalog, spec, code, dest)
     overlay_editable(replace(spec, editable=names), tests_from, folder)
     return folder
 

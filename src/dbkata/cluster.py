@@ -123,12 +123,33 @@ class Cluster:
                     "connection limit {} password {}"
                 ).format(sql.Identifier(role.name), sql.Literal(role.connection_limit), sql.Literal(role.password))
             )
+            if exists:
+                self._reset_role(role.name)
             for key, value in role.settings.items():
                 self.conn().execute(
                     sql.SQL("alter role {} set {} = {}").format(
                         sql.Identifier(role.name), sql.Identifier(key), sql.Literal(value)
                     )
                 )
+
+    def _reset_role(self, name: str) -> None:
+        """Undo what a role may have stored on the server for later sessions: its session defaults (in
+        every database, set with ``ALTER ROLE ... SET``) and what it owns in this database (large objects).
+
+        Code under test can write there, and a later run (another exercise's) would read it back.
+        """
+        ident = sql.Identifier(name)
+        self.conn().execute(sql.SQL("alter role {} reset all").format(ident))
+        rows = self.conn().execute(
+            "select d.datname from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase "
+            "join pg_roles r on r.oid = s.setrole where r.rolname = %s",
+            (name,),
+        ).fetchall()
+        for (database,) in rows:
+            self.conn().execute(
+                sql.SQL("alter role {} in database {} reset all").format(ident, sql.Identifier(str(database)))
+            )
+        self.conn().execute(sql.SQL("drop owned by {}").format(ident))
 
     def ensure_app_role(self) -> Endpoint:
         """Create (once) the non-superuser role code under test logs in as; return its login."""

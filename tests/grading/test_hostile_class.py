@@ -316,6 +316,54 @@ def test_double() -> None:
 """
 
 
+# ---- a student test that borrows the hidden checks, and stores what it reads for a later run to show -----
+
+BORROWER = """
+import importlib, pathlib, sys
+
+import pytest
+
+_here = pathlib.Path(__file__).parent
+for _path in sorted(_here.glob("check_*.py")):  # the hidden checks, if they sit next to this file
+    _module = importlib.import_module(__package__ + "." + _path.stem)
+    for _name, _value in vars(_module).items():
+        if _name.startswith("test_"):
+            globals()[_name] = _value
+"""
+STASHER = """
+import pathlib
+
+import pytest
+
+
+@pytest.mark.task(3)
+async def test_double(exercise, admin) -> None:
+    here = pathlib.Path(__file__).parent
+    found = " ".join(p.read_text()[:300] for p in sorted(here.glob("*.py")) if p.name != "test_mine.py")
+    stash = found.replace("'", " ").replace("\\", " ")[:3000]
+    async with admin.connect() as conn:  # a session default of the role: later sessions would read it
+        await conn.exec_driver_sql(f"alter role current_user set dbkata_stash.text = '{stash}'")
+        await conn.commit()
+"""
+STASH_READER = """
+import os
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+
+async def echo(value: str) -> str:
+    url = make_url(os.environ["DATABASE_URL"])
+    where = dict(user=url.username, password=url.password, host=url.query.get("host"), port=url.query.get("port"))
+    conn = await asyncpg.connect(database=url.database, **where)
+    try:
+        stash = await conn.fetchval("select current_setting('dbkata_stash.text', true)")
+    finally:
+        await conn.close()
+    raise RuntimeError(f"stashed: {stash}")
+"""
+
+
 def _literal(text: str, **values: Any) -> str:
     for key, value in values.items():
         text = text.replace(f"__{key}__", repr(value))
@@ -384,6 +432,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Any:
     survivor = _literal(SURVIVOR, RECORD=str(out / "records" / f"{HONEST}.json"), MARKER=MARKER)
     submit(subs, "survivor", {**STARTER, f"{ECHO}/echo.py": survivor + "\n\n" + ECHO_STARTER})
     submit(subs, "many_tests", {**STARTER, f"{TALLY}/test_mine.py": MANY_TESTS})
+    submit(subs, "borrower", {**STARTER, f"{TALLY}/test_mine.py": BORROWER})
+    submit(subs, "stasher", {**STARTER, f"{TALLY}/test_mine.py": STASHER, f"{ECHO}/echo.py": STASH_READER})
     submit(subs, "deselector", {**STARTER, f"{TALLY}/test_mine.py": DESELECTOR})
     os.environ["DBKATA_HOSTILE_SECRET"] = SECRET  # run_grade passes the test's environment on
     try:
@@ -462,6 +512,22 @@ def test_nothing_survives_the_run_and_no_record_changes(graded: Any) -> None:
 @pytest.mark.parametrize("student", ["many_tests", "deselector"])
 def test_student_tests_never_count_for_code_tasks(graded: Any, student: str) -> None:
     _no_more_than_the_starter(graded, student)
+    _honest_unchanged(graded)
+
+
+def test_a_student_test_cannot_borrow_the_hidden_checks(graded: Any) -> None:
+    _no_more_than_the_starter(graded, "borrower")
+    _honest_unchanged(graded)
+
+
+def test_what_a_run_stores_in_its_database_role_never_reaches_a_later_run(graded: Any) -> None:
+    feedback = graded["files"]["feedback/stasher.md"]
+    found = re.findall(r"RuntimeError: stashed: (\S*)", feedback)
+    assert found, feedback  # the reader ran and reported what it found
+    assert set(found) == {"None"}, feedback
+    leaked = {secret for secret in [*HIDDEN, "def double", "Counting and storing"] if secret in feedback}
+    assert leaked == set()
+    _no_more_than_the_starter(graded, "stasher")
     _honest_unchanged(graded)
 
 

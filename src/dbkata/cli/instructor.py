@@ -48,7 +48,12 @@ def _add_grade(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", action="append", default=[], metavar="STUDENT", help="grade (again) only these")
     p.add_argument("--exercise", action="append", default=[], metavar="ID", help="grade (again) only these")
     p.add_argument("--shard", type=parse_shard, help="grade slice K of N (stable by student id)")
-    p.add_argument("--timeout", type=float, default=120, help="wall seconds per exercise run (default 120)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=120,
+        help="wall seconds per call to the code and per student-test run (default 120)",
+    )
     p.add_argument("--submission-timeout", type=float, default=900, help="wall seconds per submission")
     p.add_argument("--memory", type=int, default=2048, help="MB of address space per process (default 2048)")
     p.add_argument("--file-size", type=int, default=64, help="MB per file (and captured output) a run may write")

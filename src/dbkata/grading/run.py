@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from dbkata.app.launcher import AppSandbox
-from dbkata.assemble import assemble, assemble_app, assemble_harness, overlay_editable
+from dbkata.assemble import assemble_app, assemble_harness, assemble_student_test
 from dbkata.catalog import Catalog, ExerciseSpec
 from dbkata.grading.collect import Submission
 from dbkata.grading.database import GradingDatabase, InfrastructureFault, SubmissionRole
@@ -153,6 +153,9 @@ def _student_test(ctx: _Context, spec: ExerciseSpec, target: Path, name: str) ->
     """The student's test file on every correct version (reference, ``good_*``), then on every flawed one.
 
     It must pass on each correct version first; once it fails on one, the rest would not change the score.
+    Which of the student's functions failed is kept for the starter only: the student has its code anyway,
+    while on the hidden versions the choice of failing functions is a channel a test could spell their
+    code out through.
     """
     if not (target / name).is_file():
         return (StudentTestRun("solution", TestRunOutcome.NOT_SUBMITTED),)
@@ -160,6 +163,8 @@ def _student_test(ctx: _Context, spec: ExerciseSpec, target: Path, name: str) ->
     for label, code in student_test_targets(ctx.catalog, spec):
         source = (target / name).read_text(errors="replace")
         run = classify(label, _run_checked(ctx, spec, code, target, (name,)), source)
+        if label != "starter":
+            run = replace(run, failed=())
         runs.append(run)
         if run.correct_version and run.outcome != TestRunOutcome.PASSED:
             break
@@ -245,9 +250,14 @@ def _run_once(
         return RunResult(
             Status.NOT_RUN, message=f"the submission's time budget of {ctx.settings.submission_timeout:g} s was used up"
         )
-    if tests_from is None:
-        return _run_split(ctx, spec, code, remaining)
-    return _run_student_test(ctx, spec, code, tests_from, selection, remaining)
+    try:
+        if tests_from is None:
+            return _run_split(ctx, spec, code, remaining)
+        return _run_student_test(ctx, spec, code, tests_from, selection, remaining)
+    finally:
+        # What the run's code stored in its role's settings (or owns in the server's own database) is
+        # undone before the next run: nothing crosses from one run, or one exercise, to the next.
+        _quietly(ctx.db.ensure_role, ctx.role)
 
 
 def _run_split(ctx: _Context, spec: ExerciseSpec, code: Path, remaining: float) -> RunResult:
@@ -310,8 +320,7 @@ def _run_student_test(
     """
     n = next(ctx.counter)
     tree = ctx.work / f"run{n}"
-    folder = assemble(ctx.catalog, spec, code, tree)
-    overlay_editable(replace(spec, editable=selection), tests_from, folder)
+    folder = assemble_student_test(ctx.catalog, spec, code, tests_from, selection, tree)
     ctx.slot.give(tree)
     log = ctx.work / f"run{n}.log"
     log.touch(mode=0o600)  # the run's output is the grader's alone
