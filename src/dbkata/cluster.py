@@ -134,7 +134,7 @@ class Cluster:
 
     def _reset_role(self, name: str) -> None:
         """Undo what a role may have stored on the server for later sessions: its session defaults (in
-        every database, set with ``ALTER ROLE ... SET``) and what it owns in this database (large objects).
+        every database, set with ``ALTER ROLE ... SET``) and its large objects in this database.
 
         Code under test can write there, and a later run (another exercise's) would read it back.
         """
@@ -149,7 +149,12 @@ class Cluster:
             self.conn().execute(
                 sql.SQL("alter role {} in database {} reset all").format(ident, sql.Identifier(str(database)))
             )
-        self.conn().execute(sql.SQL("drop owned by {}").format(ident))
+        # its large objects here (DROP OWNED would also revoke the CONNECT it was granted on every clone)
+        self.conn().execute(
+            "select pg_catalog.lo_unlink(l.oid) from pg_catalog.pg_largeobject_metadata l "
+            "join pg_catalog.pg_roles r on r.oid = l.lomowner where r.rolname = %s",
+            (name,),
+        )
 
     def ensure_app_role(self) -> Endpoint:
         """Create (once) the non-superuser role code under test logs in as; return its login."""

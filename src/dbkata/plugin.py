@@ -222,10 +222,16 @@ def dbkata_relay(pytestconfig: pytest.Config, db: Database) -> Iterator[relay.Re
         shutil.rmtree(folder, ignore_errors=True)
 
 
+HARNESS_SEARCH_PATH = "public"  # pg_catalog, not named, is searched first
+
+
 @pytest_asyncio.fixture
 async def admin(db: Database) -> AsyncIterator[AsyncEngine]:
     """An independent harness engine on ``db`` (superuser where possible); probes never count it."""
-    engine = create_async_engine(db.admin.sa_url(), poolclass=NullPool)
+    # search_path pinned: a session default the code under test set on its role or database (say, a schema
+    # of its own before pg_catalog) must not change what the harness's queries read, pg_stat_activity included
+    pinned = {"server_settings": {"search_path": HARNESS_SEARCH_PATH}}
+    engine = create_async_engine(db.admin.sa_url(), poolclass=NullPool, connect_args=pinned)
     TRACKER.harness.add(engine.sync_engine)
     yield engine
     await engine.dispose()

@@ -47,7 +47,8 @@ class LockedTable:
         await asyncio.to_thread(self._thread.join)
 
     def _hold(self) -> None:
-        with psycopg.connect(self.conninfo) as conn:
+        # its own search_path: whatever session defaults the code under test set, pg_catalog's views are read
+        with psycopg.connect(self.conninfo, options="-c search_path=public") as conn:
             conn.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.Identifier(self.table)))
             self._locked.set()
             deadline = time.monotonic() + self.patience
