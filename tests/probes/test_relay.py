@@ -109,6 +109,27 @@ def test_libpq_clients_work_through_it(db: Database, dbkata_relay: Relay) -> Non
     assert counted == ["select 40 + 2"]
 
 
+def test_with_standard_conforming_strings_off_a_backslash_escapes_in_every_string() -> None:
+    query = "select 'x\\'; select 2; select 3'"  # off: one string, x';select 2;select 3
+    assert pg.split_simple_query(query, standard_strings=False) == [query]
+    assert pg.split_simple_query(query) == ["select 'x\\'", "select 2", "select 3'"]
+
+
+async def test_statements_hidden_in_strings_by_turning_standard_strings_off_are_counted(
+    db: Database, dbkata_relay: Relay
+) -> None:
+    # Turned off, every statement the server runs must still be one the relay counts.
+    conn = await asyncpg.connect(dbkata_relay.url(db.app).replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await conn.execute("set standard_conforming_strings = off")
+        mark = dbkata_relay.mark()
+        await conn.execute("select 'a\\'' as x; select 1; select 2; select 3")
+        counted = [s.sql for s in dbkata_relay.statements(mark) if s.counted]
+        assert counted == ["select 'a\\'' as x", "select 1", "select 2", "select 3"]
+    finally:
+        await conn.close()
+
+
 async def test_a_cancel_request_reaches_the_server(db: Database, dbkata_relay: Relay) -> None:
     conn = await asyncpg.connect(dbkata_relay.url(db.app).replace("postgresql+asyncpg", "postgresql"))
     try:

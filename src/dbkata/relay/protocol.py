@@ -68,15 +68,19 @@ def is_counted(sql: str) -> bool:
     return first_keyword(sql) not in _TRANSACTION_CONTROL
 
 
-def split_simple_query(query: str) -> list[str]:
-    """The statements of a simple Query message: split on ``;`` outside quotes, dollar quotes, comments."""
+def split_simple_query(query: str, standard_strings: bool = True) -> list[str]:
+    """The statements of a simple Query message: split on ``;`` outside quotes, dollar quotes, comments.
+
+    ``standard_strings`` is the session's ``standard_conforming_strings``: when it is off, a backslash
+    escapes the next character in every ``'...'`` string, not only in ``E'...'`` ones.
+    """
     parts: list[str] = []
     start = i = 0
     n = len(query)
     while i < n:
         c = query[i]
         if c in "'\"":
-            i = _after_quoted(query, i, c)
+            i = _after_quoted(query, i, c, standard_strings)
         elif c == "-" and query.startswith("--", i):
             end = query.find("\n", i)
             i = n if end < 0 else end + 1
@@ -94,9 +98,10 @@ def split_simple_query(query: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _after_quoted(query: str, i: int, quote: str) -> int:
-    # Backslash escapes exist only in E'...' strings (standard_conforming_strings is on by default).
-    escapes = quote == "'" and i > 0 and query[i - 1] in "eE" and (i < 2 or not _ident_char(query[i - 2]))
+def _after_quoted(query: str, i: int, quote: str, standard_strings: bool) -> int:
+    # Backslash escapes exist only in E'...' strings, unless standard_conforming_strings is off.
+    escape_string = i > 0 and query[i - 1] in "eE" and (i < 2 or not _ident_char(query[i - 2]))
+    escapes = quote == "'" and (escape_string or not standard_strings)
     i += 1
     while i < len(query):
         if query[i] == quote:

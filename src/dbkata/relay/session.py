@@ -48,6 +48,7 @@ class Session:
         self.syncs_sent = 0  # Sync messages and simple Queries sent: each is answered by one ReadyForQuery
         self.ready_seen = 0
         self.tx_status = "I"
+        self.standard_strings = True  # the server's standard_conforming_strings, as it reports it
         self.parked = False
         self.closed = False
         self.counted = 0
@@ -135,7 +136,8 @@ class Session:
         if kind == 0x51:  # Query
             sql, _ = pg.cstring(buf, at)
             self.syncs_sent += 1
-            return all(self._statement(part, "simple") for part in pg.split_simple_query(sql) or [sql])
+            parts = pg.split_simple_query(sql, self.standard_strings) or [sql]
+            return all(self._statement(part, "simple") for part in parts)
         if kind == 0x50:  # Parse
             name, at = pg.cstring(buf, at)
             self.prepared[name], _ = pg.cstring(buf, at)
@@ -240,6 +242,10 @@ class Session:
             self.ready = True
         elif kind == 0x4B:  # BackendKeyData
             self.backend_pid = pg.int32(buf, at)
+        elif kind == 0x53:  # ParameterStatus: the server reports this setting at start-up and on every change
+            name, at = pg.cstring(buf, at)
+            if name == "standard_conforming_strings":
+                self.standard_strings = pg.cstring(buf, at)[0] == "on"
         return True
 
     def unpark(self) -> None:
