@@ -140,11 +140,15 @@ class Cluster:
         """
         ident = sql.Identifier(name)
         self.conn().execute(sql.SQL("alter role {} reset all").format(ident))
-        rows = self.conn().execute(
-            "select d.datname from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase "
-            "join pg_roles r on r.oid = s.setrole where r.rolname = %s",
-            (name,),
-        ).fetchall()
+        rows = (
+            self.conn()
+            .execute(
+                "select d.datname from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase "
+                "join pg_roles r on r.oid = s.setrole where r.rolname = %s",
+                (name,),
+            )
+            .fetchall()
+        )
         for (database,) in rows:
             self.conn().execute(
                 sql.SQL("alter role {} in database {} reset all").format(ident, sql.Identifier(str(database)))

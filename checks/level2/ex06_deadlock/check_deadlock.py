@@ -102,6 +102,15 @@ async def test_overlapping_transfers_all_succeed_without_deadlock(
             "Expected: no deadlock at all; retrying after one does not prevent it.",
             advice=ADVICE,
         )
+    if run.lock_timeouts:
+        dbkata.fail(
+            "transfers waited for each other (a lock timeout and a retry hid it from the client)",
+            f"Sent POST /transfers {describe(transfers)} at the same moment: every answer was 201,",
+            f"but {run.lock_timeouts} lock wait(s) were given up on the way (SQLSTATE 55P03: lock_timeout or "
+            "NOWAIT), each before PostgreSQL could see the deadlock it was part of.",
+            "Expected: no transfer gives up waiting for a lock; retrying after a timeout does not prevent the cycle.",
+            advice=ADVICE,
+        )
     expected = dict(start)
     for a, b, amount in transfers:
         expected[a] -= amount

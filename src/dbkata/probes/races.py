@@ -115,6 +115,11 @@ class LockstepRun:
         """How many times PostgreSQL broke a deadlock (SQLSTATE 40P01) during the run."""
         return self.database_errors.count("40P01")
 
+    @property
+    def lock_timeouts(self) -> int:
+        """How many lock waits were given up (SQLSTATE 55P03: ``lock_timeout``, or ``NOWAIT``) during the run."""
+        return self.database_errors.count("55P03")
+
 
 async def lockstep(
     admin: AsyncEngine,
