@@ -338,11 +338,11 @@ import pytest
 
 @pytest.mark.task(3)
 async def test_double(exercise, admin) -> None:
-    here = pathlib.Path(__file__).parent
-    found = " ".join(p.read_text()[:300] for p in sorted(here.glob("*.py")) if p.name != "test_mine.py")
-    stash = found.replace("'", " ").replace("\\", " ")[:3000]
-    async with admin.connect() as conn:  # a session default of the role: later sessions would read it
-        await conn.exec_driver_sql(f"alter role current_user set dbkata_stash.text = '{stash}'")
+    # search_path takes any list of names: a session default any role may set on itself
+    code = (pathlib.Path(__file__).parent / "tally.py").read_text()
+    mark = "".join(c for c in code if c.isalnum() or c == " ")[:60]
+    async with admin.connect() as conn:
+        await conn.exec_driver_sql(f'alter role current_user set search_path = "{mark}", public')
         await conn.commit()
 """
 STASH_READER = """
@@ -357,7 +357,7 @@ async def echo(value: str) -> str:
     where = dict(user=url.username, password=url.password, host=url.query.get("host"), port=url.query.get("port"))
     conn = await asyncpg.connect(database=url.database, **where)
     try:
-        stash = await conn.fetchval("select current_setting('dbkata_stash.text', true)")
+        stash = await conn.fetchval("select current_setting('search_path')")
     finally:
         await conn.close()
     raise RuntimeError(f"stashed: {stash}")
@@ -522,11 +522,10 @@ def test_a_student_test_cannot_borrow_the_hidden_checks(graded: Any) -> None:
 
 def test_what_a_run_stores_in_its_database_role_never_reaches_a_later_run(graded: Any) -> None:
     feedback = graded["files"]["feedback/stasher.md"]
-    found = re.findall(r"RuntimeError: stashed: (\S*)", feedback)
-    assert found, feedback  # the reader ran and reported what it found
-    assert set(found) == {"None"}, feedback
-    leaked = {secret for secret in [*HIDDEN, "def double", "Counting and storing"] if secret in feedback}
-    assert leaked == set()
+    found = re.findall(r"RuntimeError: stashed: (.*?)(?: \(echo\.py|$)", feedback, re.MULTILINE)
+    assert found, feedback  # the reader ran and reported its session's search_path
+    assert set(found) == {'"$user", public'}, feedback  # the server's default: nothing was carried over
+    assert not any(secret in feedback for secret in [*HIDDEN, "Counting and storing"])
     _no_more_than_the_starter(graded, "stasher")
     _honest_unchanged(graded)
 
