@@ -127,6 +127,17 @@ def create_app() -> FastAPI:
         finally:
             await raw.close()
 
+    @app.get("/authors/raw-lazy")
+    async def raw_lazy() -> list[int]:
+        import asyncpg
+
+        raw = await asyncpg.connect(_driver_url())  # the lazy loader's own query, where no event sees it
+        try:
+            ids = [r["id"] for r in await raw.fetch("select id from author order by id")]
+            return [len(await raw.fetch("SELECT book.id FROM book WHERE $1::INTEGER = book.author_id", i)) for i in ids]
+        finally:
+            await raw.close()
+
     @app.get("/authors/disguised")
     async def disguised(s: Good) -> dict[str, int]:
         # Comments full of words that are noise elsewhere: still two real statements.

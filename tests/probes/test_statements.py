@@ -8,6 +8,7 @@ from sqlalchemy import text as sqla_text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import dbkata
+from dbkata.probes.statements import Statement
 from tests.probes.conftest import seed_authors
 
 
@@ -75,6 +76,42 @@ async def test_a_raw_asyncpg_n_plus_one_is_counted(client: httpx.AsyncClient, ad
         )
     assert "2 authors → 3 statement(s); 5 authors → 6 statement(s)." in str(failure.value)
     assert "from a connection SQLAlchemy's events did not see" in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("sql", "lazy"),
+    [
+        ("SELECT book.id FROM book WHERE $1::INTEGER = book.author_id", "book by author_id"),
+        ("SELECT o.id FROM order_item AS o WHERE $1 = o.order_id", "o by order_id"),
+        (
+            'SELECT x FROM "Order Item" WHERE "Order Item".x = 1 AND $2::UUID = "Order Item"."order ""id"""',
+            'Order Item by order "id"',
+        ),
+        ('SELECT x FROM s.t WHERE s.t.y = 1 AND $2::UUID = s."T".c', "T by c"),
+        ("SELECT book.id FROM book WHERE book.author_id = $1::INTEGER", None),  # written by hand, or session.get
+        ("SELECT book.id FROM book WHERE book.author_id IN ($1::INTEGER, $2::INTEGER)", None),  # selectinload
+        ("SELECT a.id, b.id FROM author AS a JOIN book AS b ON a.id = b.author_id", None),  # joinedload
+        ("UPDATE book SET title = $2 WHERE $1::INTEGER = book.id", None),  # not a load
+    ],
+)
+def test_the_lazy_loaders_query_is_told_from_its_sql(sql: str, lazy: str | None) -> None:
+    assert Statement(sql, False, 1, "here").lazy_load == lazy
+
+
+async def test_a_lazy_load_is_decided_on_the_wire_even_where_no_event_sees_it(
+    client: httpx.AsyncClient, admin: AsyncEngine
+) -> None:
+    await seed_authors(admin, 3)
+    async with dbkata.statements() as log:
+        assert (await client.get("/authors/raw-lazy")).status_code == 200
+    assert log.in_process == []
+    assert log.lazy_loads == {"book by author_id (lazy-load SQL)": 3}
+    async with dbkata.statements() as log:
+        assert (await client.get("/authors/raw-n-plus-one")).status_code == 200
+    assert log.lazy_loads == {}  # a query per author, but written by hand: the statement count is its problem
+    async with dbkata.statements() as log:
+        assert (await client.get("/authors/lazy")).status_code == 200
+    assert log.lazy_loads == {"Author.books": 3}  # the events name the attribute when they saw it
 
 
 async def test_a_psycopg_statement_is_counted_and_said_to_bypass_sqlalchemy(

@@ -7,6 +7,13 @@ an ``executemany`` of N parameter sets is N statements, one ``insertmanyvalues``
 ``dbkata.relay.relay``). SQLAlchemy's events (class-level ``Engine`` and ``Session`` listeners) only
 explain: they attach the line that issued each statement, matched by SQL text in order, and name the
 lazy loads. A statement they did not see is still counted, and the message says so.
+
+Lazy loads are decided on the wire too: SQLAlchemy's lazy loader (and ``refresh(obj, ["collection"])``,
+``awaitable_attrs``, ``immediateload``, which run it) puts the parent's key on the left of the join
+condition, ``WHERE $1::INTEGER = order_item.order_id``, where a query written by hand or an eager
+loader compares the column first (``order_item.order_id = $1``, ``... IN ($1, $2)``). A collection
+loaded that way counts as a lazy load even when the events saw nothing (the code ran in another
+process, or hid from them); the events only name the attribute.
 """
 
 from __future__ import annotations
@@ -31,6 +38,11 @@ from dbkata.relay import LimitHit, Relay
 _active: contextvars.ContextVar[tuple[StatementLog, ...]] = contextvars.ContextVar("dbkata_statements", default=())
 _LITERALS = re.compile(r"'(?:[^']|'')*'|\$\d+|\b\d+\b|%\(\w+\)s")
 _IN_LISTS = re.compile(r"\((?:\s*\?\s*,)+\s*\?\s*\)")
+_IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)'
+# The lazy loader's WHERE: a bound parameter (cast or not), then `=`, then table.column (maybe quoted)
+_LAZY_WHERE = re.compile(
+    rf"\b(?:WHERE|AND)\s+\$\d+(?:::[\w ]+?)?\s*=\s*(?:{_IDENT}\.)?({_IDENT})\.({_IDENT})", re.IGNORECASE
+)
 UNSEEN = "a connection SQLAlchemy's events did not see"  # the origin of a statement only the wire saw
 _recording: list[Statement] | None = None  # every in-process statement of the test, for `dbkata sql`
 
@@ -49,6 +61,14 @@ class Statement:
     def verb(self) -> str:
         """``SELECT``, ``INSERT``, ... (the first keyword; ``WITH`` queries keep ``WITH``)."""
         return self.sql.lstrip().split(None, 1)[0].upper() if self.sql.strip() else ""
+
+    @property
+    def lazy_load(self) -> str | None:
+        """``"order_item by order_id"`` when this is SQLAlchemy's lazy-load query for a collection, else None."""
+        if self.verb != "SELECT":
+            return None
+        found = _LAZY_WHERE.search(self.sql)
+        return f"{_unquote(found[1])} by {_unquote(found[2])}" if found else None
 
     @property
     def shape(self) -> str:
@@ -193,6 +213,9 @@ class StatementLog:
             self.stopped = hits[0] if hits else None
         wire = [s for s in self._relay.statements(self._mark) if s.counted]
         self.statements = _explain(wire, self.in_process)
+        on_the_wire = Counter(s.lazy_load for s in self.statements if s.lazy_load)
+        if on_the_wire and not self.lazy_loads:  # decided on the wire; the events, when they ran, name them
+            self.lazy_loads.update({f"{what} (lazy-load SQL)": n for what, n in on_the_wire.items()})
         self._batches = {(s.conn, s.batch) for s in wire}
         if self.stopped is not None and self.stop_after is not None:
             self.assert_at_most(self.stop_after, self.what or "the code", self.advice)
@@ -308,6 +331,10 @@ def _install() -> None:
     if not event.contains(Engine, "before_cursor_execute", _on_cursor):
         event.listen(Engine, "before_cursor_execute", _on_cursor)
         event.listen(Session, "do_orm_execute", _on_orm_execute)
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name
 
 
 def _clip(sql: str, width: int = 110) -> str:
