@@ -246,3 +246,24 @@ def test_only_regrades_the_named_student_and_changes_nothing_else(echo_single: P
     assert len(done) == 1
     assert done[0].startswith("[1/1] twin: ")
     assert outputs(out) == outputs(echo_single)
+
+
+def test_a_resubmitted_exercise_is_graded_again_and_the_others_keep_their_grades(
+    single: dict[str, Any], tmp_path: Path
+) -> None:
+    subs, out = tmp_path / "submissions", tmp_path / "out"
+    shutil.copytree(single["subs"] / "full", subs / "full")
+    shutil.copytree(single["out"], out)
+    record = json.loads((out / "records" / "full.json").read_text())
+    record["exercises"]["level2/ex01_tally"]["message"] = "kept from the first run"  # a run graded again loses it
+    (out / "records" / "full.json").write_text(json.dumps(record))
+    (subs / "full" / "exercises" / "level2" / "ex02_echo" / "echo.py").write_text(BUGGY_ECHO)  # resubmitted
+
+    run_grade(subs, "--out", out, "--jobs", "2", "--timeout", "60")
+    after = json.loads((out / "records" / "full.json").read_text())["exercises"]
+    assert after["level2/ex01_tally"]["message"] == "kept from the first run"
+    grades = _grades(out)["full"]
+    assert (grades["level2/ex01_tally"], grades["level2/ex02_echo"]) == ("7", "1.5")  # the new echo.py is graded
+
+    proc = run_grade(subs, "--out", out, "--jobs", "2", "--timeout", "60", "--exercise", "level2/ex01_tally")
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("[")]  # nothing changed: nothing to do

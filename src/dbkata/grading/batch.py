@@ -2,8 +2,9 @@
 
 Resumable by construction: each student's record is written atomically when the student is done, and
 an exercise of a student is graded again only if it is missing from the record, the record is stale
-(the workbook, the settings or the submission changed), it ended with an infrastructure error, or the
-instructor asked: ``force`` (everything selected), ``only`` (the named students). ``exercises`` and
+(the workbook or the settings changed), that exercise's files changed (``fingerprint_of``: a student
+who resubmits one exercise keeps the grades of the others), it ended with an infrastructure error, or
+the instructor asked: ``force`` (everything selected), ``only`` (the named students). ``exercises`` and
 ``shard`` only narrow the selection. The workbook graded against is the committed one
 (:mod:`dbkata.grading.workbook`).
 """
@@ -118,18 +119,23 @@ def _plan(catalog: Catalog, options: BatchOptions, info: dict[str, Any], sub: co
     ids = [s.id for s in catalog.exercises]
     chosen = tuple(i for i in ids if not options.exercises or i in options.exercises)
     record = state.read_record(options.out, sub.student)
-    if record is None or not _current(record, info, sub.fingerprint()) or options.force or sub.student in options.only:
+    if record is None or not _current(record, info) or options.force or sub.student in options.only:
         return _Todo(sub, chosen)
-    runs = record.exercises
-    wanted = tuple(i for i in chosen if i not in runs or runs[i].status == Status.INFRASTRUCTURE_ERROR)
+    kept = _kept(record, sub)
+    wanted = tuple(i for i in chosen if i not in kept or kept[i].status == Status.INFRASTRUCTURE_ERROR)
     return _Todo(sub, wanted) if wanted else None
 
 
-def _current(record: GradingRecord, info: dict[str, Any], fingerprint: str) -> bool:
-    """Whether a stored record was graded with this workbook, these settings and this submission."""
-    return (
-        record.workbook == info["workbook"] and record.settings == info["settings"] and record.submission == fingerprint
-    )
+def _current(record: GradingRecord, info: dict[str, Any]) -> bool:
+    """Whether a stored record was graded with this workbook and these settings."""
+    return bool(record.workbook == info["workbook"] and record.settings == info["settings"])
+
+
+def _kept(record: GradingRecord, sub: collect.Submission) -> dict[str, ExerciseRun]:
+    """The record's runs that still hold for the submission as it is now (its exercise's files unchanged)."""
+    if record.submission == sub.fingerprint():
+        return dict(record.exercises)
+    return {k: run for k, run in record.exercises.items() if run.submitted == sub.fingerprint_of(k)}
 
 
 def _run_all(
@@ -192,7 +198,9 @@ def _grade_one(
         fresh = _unfinished(sub, chosen, f"the grader failed: {type(exc).__name__}: {exc}")
     finally:
         slots.put(slot)
-    record = _merge(state.read_record(options.out, sub.student), fresh, info)
+    stamped = {k: replace(run, submitted=sub.fingerprint_of(k)) for k, run in fresh.exercises.items()}
+    fresh = replace(fresh, exercises=stamped)
+    record = _merge(state.read_record(options.out, sub.student), fresh, sub, info)
     state.write_record(options.out, record)
     scored = score_student(sub.student, list(specs.values()), record)
     total = "no total" if scored.total is None else f"{scored.total:g}/{scored.points:g}"
@@ -205,11 +213,13 @@ def _unfinished(sub: collect.Submission, chosen: list[ExerciseSpec], why: str) -
     return GradingRecord(sub.student, sub.fingerprint(), tuple(sub.problems), runs)
 
 
-def _merge(old: GradingRecord | None, fresh: GradingRecord, info: dict[str, Any]) -> GradingRecord:
-    """The fresh runs over the old record's (when the old one is still current)."""
+def _merge(
+    old: GradingRecord | None, fresh: GradingRecord, sub: collect.Submission, info: dict[str, Any]
+) -> GradingRecord:
+    """The fresh runs over the old record's that still hold (same workbook and settings, same files)."""
     record = replace(fresh, workbook=info["workbook"], settings=info["settings"])
-    if old is not None and _current(old, info, fresh.submission):
-        runs = {**old.exercises, **fresh.exercises}
+    if old is not None and _current(old, info):
+        runs = {**_kept(old, sub), **fresh.exercises}
         record = replace(record, exercises={k: runs[k] for k in sorted(runs)})
     return record
 

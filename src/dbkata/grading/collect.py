@@ -23,6 +23,7 @@ from pathlib import Path
 
 from dbkata.catalog import Catalog
 from dbkata.learning import REVEALS as _REVEALS_PATH
+from dbkata.learning import read_reveals
 
 _Reader = Callable[[], bytes]
 FILE_LIMIT = 1 << 20  # an editable file larger than this is not a student's source file
@@ -49,6 +50,20 @@ class Submission:
             digest.update(name.encode() + b"\0" + hashlib.sha256(self.files[name]).digest())
         if self.reveals is not None:
             digest.update(REVEALS.encode() + b"\0" + hashlib.sha256(self.reveals).digest())
+        return digest.hexdigest()[:16]
+
+    def fingerprint_of(self, exercise: str) -> str:
+        """A hash of what will be graded of one exercise: its files, and its entry of the reveals file.
+
+        A resumed run keeps an exercise's grade while this is unchanged, even if the student changed
+        another exercise since.
+        """
+        digest = hashlib.sha256(exercise.encode() + b"\0")
+        for name in sorted(n for n in self.files if n.startswith(exercise + "/")):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(self.files[name]).digest())
+        revealed = read_reveals(self.reveals).get(exercise)
+        if revealed is not None:
+            digest.update(b"revealed\0" + revealed.encode())
         return digest.hexdigest()[:16]
 
     def stage(self, dest: Path) -> Path:

@@ -112,6 +112,7 @@ class ExerciseRun:
     tests: tuple[TestResult, ...] = ()
     student_tests: Mapping[int, tuple[StudentTestRun, ...]] = field(default_factory=dict)
     learning: Learning | None = None  # level 1 only: information, never points
+    submitted: str | None = None  # Submission.fingerprint_of(the exercise) when graded
 
     @property
     def scorable(self) -> bool:
@@ -132,6 +133,8 @@ class ExerciseRun:
             }
         if self.learning is not None:
             data["learning"] = self.learning.to_json()
+        if self.submitted is not None:
+            data["submitted"] = self.submitted
         return data
 
     @classmethod
@@ -147,6 +150,7 @@ class ExerciseRun:
                 for task, runs in data.get("student_tests", {}).items()
             },
             Learning.from_json(data["learning"]) if data.get("learning") else None,
+            str(data["submitted"]) if data.get("submitted") else None,
         )
 
 
