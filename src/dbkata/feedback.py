@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -70,6 +71,26 @@ def app_error_lines() -> list[str]:
     return lines
 
 
+def app_exception_lines(said: Sequence[str] = ()) -> list[str]:
+    """Any other exception that escaped the app, after the check's own explanation (unless it named it).
+
+    Not in the lead: some checks make the app fail on purpose (a request the database refuses), and
+    the property they grade is elsewhere. Of several, the first in a fixed order (by type, message,
+    frames), so concurrent requests that fail in another order leave the same message.
+    """
+    others = [e for e in _app_errors if e.module != "builtins"]
+    if not others:
+        return []
+    pick = min(others, key=lambda e: (e.type_name, e.message, e.frames))
+    headline = pick.headline()
+    if headline.split(" (")[0][:80] in "\n".join(said):
+        return []
+    return [
+        f"An exception escaped the app: {headline if len(headline) <= 240 else headline[:239] + '…'}",
+        *(f"    {frame}" for frame in pick.frames[-3:]),
+    ]
+
+
 def record_evidence(key: str, value: object) -> None:
     """Keep what a probe observed (statements, pool state, rows) for the grader's results file."""
     _evidence[key] = value
@@ -99,7 +120,8 @@ def exercise_id(path: Path) -> str | None:
 def message(title: str, *lines: str, advice: str | None = None) -> str:
     """The full student-facing message for a failed property."""
     ctx = current()
-    body = [ctx.header(title), *(f"  {line}" for line in [*app_error_lines(), *lines] if line)]
+    shown = [*app_error_lines(), *lines, *app_exception_lines(lines)]
+    body = [ctx.header(title), *(f"  {line}" for line in shown if line)]
     if advice:
         body.append("  " + ctx.pointer(advice))
     return "\n".join(body)
