@@ -171,3 +171,28 @@ async def test_requests_are_served_concurrently(client: httpx.AsyncClient, admin
             f"answered {statuses} once the lock went; expected [200, 200, 201, 200].",
             advice="Look at what two requests running at the same time share.",
         )
+    # The count above is of sessions waiting on the server, which code could add to; this part is decided by
+    # order: with writes to task held (reads go on), a read must be answered while an update waits.
+    seen = await dbkata.answered_while_held(
+        admin,
+        "lock table task in share mode",
+        lambda: client.post("/tasks/5/done"),
+        lambda: client.get("/tasks/6"),
+    )
+    read, update = seen.other, seen.held_up
+    if seen.errors or not (seen.waited and seen.answered) or (read.status_code, update.status_code) != (200, 200):
+        if seen.errors:
+            what = f"They raised {type(seen.errors[0]).__name__}: {seen.errors[0]}"[:200]
+        elif not seen.waited:
+            what = f"The update answered {update.status_code} without waiting for the lock."
+        elif not seen.answered:
+            what = "GET /tasks/6 was not answered until the lock went (nothing moved for 5 s)."
+        else:
+            what = f"GET /tasks/6 answered {read.status_code}, then the update {update.status_code}."
+        dbkata.fail(
+            "a request waits for another one in the app",
+            "While POST /tasks/5/done waited for a lock the harness held on the task table (reads go on, "
+            f"writes wait), GET /tasks/6 was sent. {what}",
+            "Expected the read answered (200) while the update waits, then the update (200).",
+            advice="Serialising the requests hides what they share instead of ending the sharing.",
+        )

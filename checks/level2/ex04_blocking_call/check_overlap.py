@@ -19,6 +19,7 @@ from .slowdb import LockedTable
 pytestmark = pytest.mark.task(1)
 
 AT_ONCE = 4
+NO_SUCH_PAGE = "/no-such-page"
 
 
 @pytest.fixture
@@ -60,6 +61,77 @@ async def test_concurrent_requests_overlap(client: httpx.AsyncClient, admin: Asy
             "Something makes each request wait for the previous one: the event loop, a lock, or the connection pool.",
             advice="Look at what a route does while it waits for PostgreSQL.",
         )
+    # The count above is of sessions waiting on the server, which code could add to; this part is decided by
+    # order: while one request waits for the locked table, a page that needs no database must be answered.
+    seen = await dbkata.answered_while_held(
+        admin,
+        "lock table task in access exclusive mode",
+        lambda: request(client, endpoint, AT_ONCE),
+        lambda: client.get(NO_SUCH_PAGE),
+    )
+    if not (seen.waited and seen.answered and not seen.errors and seen.other.status_code == 404):
+        dbkata.fail(
+            "a request waiting for PostgreSQL holds up the whole app",
+            f"While one {endpoint} waited for the locked task table, GET {NO_SUCH_PAGE} (a page the app does not "
+            f"have: a 404 that needs no database) was sent. {_held_up_outcome(seen)}",
+            "Expected the 404 at once, while the other request still waits: nothing else may stop while one "
+            "request waits for the database.",
+            advice="Look at what a route does while it waits for PostgreSQL.",
+        )
+
+
+def _held_up_outcome(seen: dbkata.HeldUp) -> str:
+    if seen.errors:
+        return f"The requests raised {type(seen.errors[0]).__name__}: {seen.errors[0]}"[:200]
+    if not seen.waited:
+        return f"The {seen.held_up.status_code if seen.held_up else 'request'} came back without waiting for the lock."
+    if not seen.answered:
+        return "It was not answered until the lock went (nothing moved for 5 s)."
+    return f"It answered {seen.other.status_code} {seen.other.text[:60]}."
+
+
+async def test_a_read_is_answered_while_a_write_waits(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    # Decided by order, not by a count of waiting sessions the code could add to: the harness holds a
+    # lock that makes writes to task wait and lets reads through; the read must be answered before it
+    # lets go. Queued requests stay stuck (nothing moves for 5 s), whatever else the code does meanwhile.
+    seen = await dbkata.answered_while_held(
+        admin,
+        "lock table task in share mode",
+        lambda: client.post("/tasks", json={"title": "Held up"}),
+        lambda: client.get("/tasks/2"),
+    )
+    write = "POST /tasks {'title': 'Held up'}"
+    if seen.errors or not seen.waited:
+        dbkata.fail(
+            "a write never waited for the database",
+            f"{write} was sent while the harness held a lock on the task table that makes writes wait.",
+            f"It answered {_status(seen.held_up, seen.errors)} without waiting for it; expected it to wait, then 201.",
+            advice="Run the visible tests first.",
+        )
+    if not seen.answered:
+        dbkata.fail(
+            "requests queue up behind each other",
+            f"While {write} waited for a lock the harness held on the task table (reads go on, writes wait), "
+            "GET /tasks/2 was sent. It was not answered until the lock went (nothing moved for 5 s).",
+            "Expected the read to be answered while the write waits: one request waiting for PostgreSQL must "
+            "not hold up the others.",
+            advice="Look at what a route does while it waits for PostgreSQL.",
+        )
+    read = seen.other
+    if read.status_code != 200 or read.json().get("title") != "Chore 2" or seen.held_up.status_code != 201:
+        dbkata.fail(
+            "requests answer wrongly while another waits",
+            f"GET /tasks/2 answered {read.status_code} {read.text[:80]} while {write} waited; "
+            f"the write then answered {seen.held_up.status_code}.",
+            "Expected 200 with task 2 ('Chore 2'), then 201.",
+            advice="Run the visible tests first.",
+        )
+
+
+def _status(response: httpx.Response | None, errors: list[BaseException]) -> str:
+    if errors:
+        return f"{type(errors[0]).__name__}: {errors[0]}"[:120]
+    return "nothing" if response is None else f"{response.status_code} {response.text[:80]}"
 
 
 @pytest.mark.guard  # the untouched starter passes it

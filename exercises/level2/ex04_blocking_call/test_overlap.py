@@ -54,3 +54,18 @@ async def test_three_requests_wait_for_the_database_together(client: httpx.Async
             "While one request waits for the database, nothing else runs.",
             advice="Look at what a route does while it waits for PostgreSQL.",
         )
+    # And by order, not by count: while one GET /tasks waits for the locked table, a page that needs no
+    # database (a 404) must be answered before the lock goes.
+    seen = await dbkata.answered_while_held(
+        admin, "lock table task in access exclusive mode", lambda: client.get("/tasks"), lambda: client.get("/nope")
+    )
+    if not (seen.waited and seen.answered):
+        dbkata.fail(
+            "a request waiting for PostgreSQL holds up the whole app",
+            "While one GET /tasks waited for the locked task table, GET /nope (a 404 that needs no database) was "
+            + ("not answered until the lock went (nothing moved for 5 s)." if seen.waited else "sent."),
+            "Expected the 404 at once, while GET /tasks still waits.",
+            advice="Look at what a route does while it waits for PostgreSQL.",
+        )
+    assert not seen.errors, seen.errors
+    assert (seen.held_up.status_code, seen.other.status_code) == (200, 404)
