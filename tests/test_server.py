@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -210,27 +211,35 @@ def _reachable_by_others(path: Path) -> bool:
     reason="this interpreter lives where a "
     "normal user cannot run it (e.g. under /root); .ci/run covers the normal user instead",
 )
-def test_normal_user_gets_its_own_working_server(pytester: pytest.Pytester) -> None:
-    _sample(pytester)
-    pytester.path.chmod(0o777)
+def test_normal_user_gets_its_own_working_server() -> None:
+    # Everything the user touches lies under one folder every user can reach (pytest's own temp folders
+    # for root are 0700, so the project cannot live there).
     base = Path(tempfile.mkdtemp(prefix="dbkata-nobody-", dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None))
-    base.chmod(0o777)
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
-    env.update(HOME=str(base), DBKATA_HOME=str(base / "cluster"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(pytester.path)],
-        cwd=pytester.path,
-        env=env,
-        user="nobody",
-        group="nogroup",
-        extra_groups=[],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "3 passed" in proc.stdout
-    assert (base / "cluster" / "pgdata").stat().st_uid == 65534  # the server ran as that user, not a helper
+    try:
+        base.chmod(0o777)
+        project = base / "project"
+        project.mkdir(mode=0o777)
+        project.chmod(0o777)
+        (project / "pyproject.toml").write_text(PYTEST_CONFIG)
+        (project / "test_sample.py").write_text(_SAMPLE)
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+        env.update(HOME=str(base), DBKATA_HOME=str(base / "cluster"))
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project)],
+            cwd=project,
+            env=env,
+            user="nobody",
+            group="nogroup",
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "3 passed" in proc.stdout
+        assert (base / "cluster" / "pgdata").stat().st_uid == 65534  # the server ran as that user, not a helper
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.parametrize("url", ["garbage", "mysql://me:secret@db/app"])
