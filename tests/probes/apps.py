@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -219,6 +220,25 @@ async def slow_report_blocking() -> None:
     url = os.environ["DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
     with psycopg.connect(url) as conn:  # BUG: a synchronous driver call inside async code
         conn.execute("select pg_sleep(0.3)")
+
+
+_one_at_a_time = asyncio.Lock()
+
+
+async def withdraw_blocking(account_id: int, amount: int) -> None:
+    url = os.environ["DATABASE_URL"].replace("postgresql+asyncpg", "postgresql")
+    with psycopg.connect(url) as conn:  # BUG: a synchronous driver call inside async code
+        conn.execute("update account set balance = balance - %s where id = %s", (amount, account_id))
+
+
+async def withdraw_one_at_a_time(account_id: int, amount: int) -> None:
+    async with _one_at_a_time:  # BUG: serialises every withdrawal in the app
+        await withdraw_atomic(account_id, amount)
+
+
+async def balance_of(account_id: int) -> int:
+    async with sessions()() as s:
+        return int((await s.execute(select(Account.balance).where(Account.id == account_id))).scalar_one())
 
 
 async def transfer_locking_in_argument_order(a: int, b: int, amount: int) -> None:

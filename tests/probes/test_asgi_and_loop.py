@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import ModuleType
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -54,3 +56,50 @@ async def test_blocking_driver_serialises_requests(apps: ModuleType, admin: Asyn
 async def test_async_query_does_not_stall_the_loop(apps: ModuleType) -> None:
     stall = await dbkata.loop_stall(apps.slow_report_async)
     assert stall < 0.25
+
+
+async def _accounts(admin: AsyncEngine) -> None:
+    async with admin.begin() as conn:
+        await conn.execute(text("insert into account (id, balance) values (1, 100), (2, 100)"))
+
+
+@pytest.mark.parametrize(("variant", "answered"), [("withdraw_atomic", True), ("withdraw_blocking", False)])
+async def test_a_read_is_answered_while_a_write_waits_unless_the_loop_is_blocked(
+    apps: ModuleType, admin: AsyncEngine, variant: str, answered: bool
+) -> None:
+    await _accounts(admin)
+    seen = await dbkata.answered_while_held(
+        admin,
+        "select id from account where id = 1 for update",
+        lambda: getattr(apps, variant)(1, 10),
+        lambda: apps.balance_of(2),
+        settle=1.0,  # nothing moves for 1 s: stuck (only how soon a stuck run ends, never the verdict)
+    )
+    assert (seen.waited, seen.answered, seen.other, seen.errors) == (True, answered, 100, [])
+
+
+async def test_extra_sessions_waiting_on_the_lock_do_not_answer_a_request(apps: ModuleType, admin: AsyncEngine) -> None:
+    """An app lock serialises the two calls; a session the code adds to the waiters changes nothing."""
+    await _accounts(admin)
+
+    async def held_up() -> None:
+        extra = asyncio.ensure_future(apps.withdraw_atomic(1, 1))  # a second waiter on the same row
+        await apps.withdraw_one_at_a_time(1, 10)
+        await extra
+
+    seen = await dbkata.answered_while_held(
+        admin,
+        "select id from account where id = 1 for update",
+        held_up,
+        lambda: apps.withdraw_one_at_a_time(2, 10),
+        settle=1.0,
+    )
+    assert (seen.waited, seen.answered, seen.errors) == (True, False, [])
+
+
+async def test_a_call_that_never_waits_is_told_apart(apps: ModuleType, admin: AsyncEngine) -> None:
+    await _accounts(admin)
+    seen = await dbkata.answered_while_held(
+        admin, "select id from account where id = 1 for update", lambda: apps.balance_of(1), lambda: apps.balance_of(2)
+    )
+    assert (seen.waited, seen.held_up, seen.other) == (False, 100, 100)
