@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -24,6 +26,32 @@ async def open_accounts(admin: AsyncEngine, *balances: int) -> None:
             )
 
 
+async def no_waiting_in_the_app(admin: AsyncEngine, withdraw: Callable[[int], Awaitable[Any]], how: str) -> None:
+    """A withdrawal from account 4 is answered while one from account 3 waits for its row (held by the harness).
+
+    Decided by order (a stuck run ends once nothing moves for 5 s), before the race: code that lets one
+    withdrawal in at a time fails here in seconds instead of holding the race's gate for minutes.
+    """
+    seen = await dbkata.answered_while_held(
+        admin, "select id from account where id = 3 for update", lambda: withdraw(3), lambda: withdraw(4)
+    )
+    if seen.errors or not (seen.waited and seen.answered):
+        if seen.errors:
+            what = f"They raised {type(seen.errors[0]).__name__}: {seen.errors[0]}"[:200]
+        elif not seen.waited:
+            what = "The withdrawal from account 3 finished without waiting for its row."
+        else:
+            what = "The one from account 4 did not finish until account 3's row was free (nothing moved for 5 s)."
+        dbkata.fail(
+            "a withdrawal waits for another one in the app",
+            f"While {how} on account 3 waited for its row (locked by the harness), {how} on account 4 was "
+            f"started. {what}",
+            "Expected it to finish at once: withdrawals from different accounts do not wait for each other, and "
+            "a lock inside the app protects nothing once the app runs as several processes.",
+            advice="The database has to keep withdrawals apart: it is the one thing every process shares.",
+        )
+
+
 async def balances(admin: AsyncEngine) -> list[int]:
     async with admin.connect() as conn:  # a separate connection: what was really committed
         return [int(b) for b in (await conn.execute(text("select balance from account order by id"))).scalars()]
@@ -39,10 +67,11 @@ async def balances(admin: AsyncEngine) -> list[int]:
     ],
 )
 async def test_concurrent_withdrawals(exercise: Exercise, admin: AsyncEngine, start: int, amounts: list[int]) -> None:
-    await open_accounts(admin, start, 999)
+    await open_accounts(admin, start, 999, 500, 500)
+    await no_waiting_in_the_app(admin, lambda account: exercise.call("service.withdraw", account, 1), "withdraw()")
     withdrawals = [partial(exercise.call, "service.withdraw", 1, a) for a in amounts]
     outcomes = await dbkata.race(admin, withdrawals, gate=("account", "UPDATE"))
-    final, other = await balances(admin)
+    final, other, *_ = await balances(admin)
     taken = [a for a, o in zip(amounts, outcomes, strict=True) if o.error is None]
     refused = [a for a, o in zip(amounts, outcomes, strict=True) if dbkata.raised(o.error, "InsufficientFunds")]
     problems = []
@@ -80,15 +109,20 @@ async def test_concurrent_withdrawals(exercise: Exercise, admin: AsyncEngine, st
 
 
 async def test_concurrent_http_withdrawals(exercise: Exercise, admin: AsyncEngine) -> None:
-    await open_accounts(admin, 80)
+    await open_accounts(admin, 80, 999, 500, 500)
     async with exercise.client(base_url="http://check") as client:
+        await no_waiting_in_the_app(
+            admin,
+            lambda account: client.post(f"/accounts/{account}/withdraw", json={"amount": 1}),
+            "POST /accounts/{id}/withdraw",
+        )
         outcomes = await dbkata.race(
             admin,
             [partial(client.post, "/accounts/1/withdraw", json={"amount": a}) for a in (25, 35, 45)],
             gate=("account", "UPDATE"),
         )
     statuses = sorted(o.value.status_code if o.value is not None else 0 for o in outcomes)
-    [final] = await balances(admin)
+    final, *_ = await balances(admin)
     if statuses != [200, 200, 409] or final not in (80 - 25 - 35, 80 - 25 - 45, 80 - 35 - 45):
         dbkata.fail(
             "concurrent withdrawals do not add up",

@@ -37,6 +37,25 @@ async def test_one_withdrawal(service: Exercise, admin: AsyncEngine) -> None:
 
 
 async def test_two_withdrawals_at_the_same_moment_both_count(service: Exercise, admin: AsyncEngine) -> None:
+    # First, withdrawals from different accounts must not wait for each other: with Carol's row locked by
+    # the test, her withdrawal waits, and Dan's must finish before the row is let go (a lock inside the
+    # app fails this in seconds: the app may run as several processes, where such a lock protects nothing).
+    async with admin.begin() as conn:
+        await conn.execute(text("insert into account (owner, balance) values ('Carol', 50), ('Dan', 50)"))
+    seen = await dbkata.answered_while_held(
+        admin,
+        "select id from account where id = 3 for update",
+        lambda: service.call("service.withdraw", 3, 10),
+        lambda: service.call("service.withdraw", 4, 10),
+    )
+    if seen.errors or not (seen.waited and seen.answered):
+        dbkata.fail(
+            "a withdrawal waits for another one in the app",
+            "While Carol's withdrawal waited for her row (locked by the test), Dan's withdrawal "
+            + ("did not finish until her row was let go." if seen.waited else f"was started: {seen.errors}."),
+            "Withdrawals from different accounts must not wait for each other.",
+            advice="The database has to keep withdrawals apart: it is the one thing every process shares.",
+        )
     # race(): both calls run at once; a gate inside PostgreSQL holds every UPDATE of an account until
     # both have got as far as they can, so whatever can go wrong between them does go wrong.
     outcomes = await dbkata.race(
