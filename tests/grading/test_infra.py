@@ -154,7 +154,9 @@ def test_a_grader_fault_becomes_an_infrastructure_error_record_not_a_stopped_bat
     record = state.read_record(tmp_path, "amy")
     assert record is not None
     assert record.exercises[SPEC.id] == ExerciseRun(
-        Status.INFRASTRUCTURE_ERROR, "the grader failed: OSError: No space left on device"
+        Status.INFRASTRUCTURE_ERROR,
+        "the grader failed: OSError: No space left on device",
+        submitted=sub.fingerprint_of(SPEC.id),
     )
     assert slots.qsize() == 1  # the slot went back for the next student
 
