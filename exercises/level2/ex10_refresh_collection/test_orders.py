@@ -55,6 +55,15 @@ async def test_building_the_response_loads_nothing_lazily(client: httpx.AsyncCli
     body = {"customer_name": "Bob", "items": [{"product_id": 3, "quantity": 4}]}
     async with dbkata.statements() as log:
         response = await client.post("/orders", json=body)
+    if response.status_code == 201 and log.lazy_loads:  # an awaited lazy load answers 201, and is one all the same
+        lazy = ", ".join(f"{a} ×{n}" for a, n in log.lazy_loads.items())
+        dbkata.fail(
+            "the order's data is loaded lazily",
+            f"POST /orders {json.dumps(body)} answered 201, but loaded lazily: {lazy}.",
+            "Expected no lazy load at all (not even an awaited one): everything the response needs is already "
+            "in memory or loaded eagerly when create_order returns.",
+            advice=ADVICE,
+        )
     if response.status_code != 201:
         raised = [e.headline() for e in exercise.app_errors] or ["nothing"]
         lazy = ", ".join(f"{a} ×{n}" for a, n in log.lazy_loads.items())
