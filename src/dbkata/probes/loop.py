@@ -113,7 +113,7 @@ async def answered_while_held(
     loop would freeze a coroutine holding it (in-process, the loop is the harness's own).
     """
     conninfo = admin.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    locked, waiting, decided = threading.Event(), threading.Event(), threading.Event()
+    locked, waiting = threading.Event(), threading.Event()
     first_done, other_done = threading.Event(), threading.Event()
     seen = HeldUp(waited=False, answered=False)
     failure: list[BaseException] = []
@@ -126,7 +126,6 @@ async def answered_while_held(
         finally:
             locked.set()
             waiting.set()
-            decided.set()
 
     thread = threading.Thread(target=hold, name="dbkata-held-up", daemon=True)
     thread.start()
@@ -136,7 +135,6 @@ async def answered_while_held(
     await asyncio.to_thread(waiting.wait)
     second = asyncio.ensure_future(other())
     second.add_done_callback(lambda _: other_done.set())
-    await asyncio.to_thread(decided.wait)
     await asyncio.to_thread(thread.join)
     if failure:
         raise failure[0]
