@@ -52,6 +52,20 @@ async def no_waiting_in_the_app(admin: AsyncEngine, withdraw: Callable[[int], Aw
         )
 
 
+def require_all_arrived(outcomes: dbkata.Race, what: str) -> None:
+    """Fail when the gate gave up on a contender that never reached the database (it waited in the app)."""
+    if not outcomes.all_arrived:
+        dbkata.fail(
+            "concurrent withdrawals never meet in the database",
+            f"{what}: while some waited at the harness's gate before their UPDATE, the others never reached "
+            "the database (nothing moved on the server for 5 s).",
+            "Expected every withdrawal to reach the database at once, where they are kept apart. Something "
+            "inside the app kept them apart instead (a lock, a queue), which protects nothing once the app "
+            "runs as several processes.",
+            advice="The database has to keep withdrawals apart: it is the one thing every process shares.",
+        )
+
+
 async def balances(admin: AsyncEngine) -> list[int]:
     async with admin.connect() as conn:  # a separate connection: what was really committed
         return [int(b) for b in (await conn.execute(text("select balance from account order by id"))).scalars()]
@@ -71,6 +85,7 @@ async def test_concurrent_withdrawals(exercise: Exercise, admin: AsyncEngine, st
     await no_waiting_in_the_app(admin, lambda account: exercise.call("service.withdraw", account, 1), "withdraw()")
     withdrawals = [partial(exercise.call, "service.withdraw", 1, a) for a in amounts]
     outcomes = await dbkata.race(admin, withdrawals, gate=("account", "UPDATE"))
+    require_all_arrived(outcomes, f"withdraw(1, amount) for {amounts} at the same moment")
     final, other, *_ = await balances(admin)
     taken = [a for a, o in zip(amounts, outcomes, strict=True) if o.error is None]
     refused = [a for a, o in zip(amounts, outcomes, strict=True) if dbkata.raised(o.error, "InsufficientFunds")]
@@ -121,6 +136,7 @@ async def test_concurrent_http_withdrawals(exercise: Exercise, admin: AsyncEngin
             [partial(client.post, "/accounts/1/withdraw", json={"amount": a}) for a in (25, 35, 45)],
             gate=("account", "UPDATE"),
         )
+    require_all_arrived(outcomes, "POST /accounts/1/withdraw with 25, 35 and 45 at the same moment")
     statuses = sorted(o.value.status_code if o.value is not None else 0 for o in outcomes)
     final, *_ = await balances(admin)
     if statuses != [200, 200, 409] or final not in (80 - 25 - 35, 80 - 25 - 45, 80 - 35 - 45):

@@ -172,11 +172,46 @@ async def test_swaps_keep_working(api: Exercise, admin: AsyncEngine) -> None:
         )
 
 
+async def no_waiting_in_the_app(api: Exercise, admin: AsyncEngine) -> None:
+    """A create in list 2 is answered while one in list 1 waits for its list's row (held by the harness).
+
+    Decided by order (a stuck run ends once nothing moves for 5 s), before the race: code that lets one
+    create in at a time would otherwise keep the race's second request away from the gate, and pass it.
+    """
+    held_up = {"title": "held", "position": 9}
+    other = {"title": "other", "position": 9}
+    seen = await dbkata.answered_while_held(
+        admin,
+        "select id from todo_list where id = 1 for update",
+        partial(api.asgi_request, "POST", "/lists/1/tasks", json=held_up),
+        partial(api.asgi_request, "POST", "/lists/2/tasks", json=other),
+    )
+    answer = seen.other.status if seen.other is not None else None
+    if seen.errors or not (seen.waited and seen.answered) or answer != 201:
+        if seen.errors:
+            what = f"They raised {type(seen.errors[0]).__name__}: {seen.errors[0]}"[:200]
+        elif not seen.waited:
+            what = "The create in list 1 finished without waiting for its list's row."
+        elif not seen.answered:
+            what = "The create in list 2 was not answered until list 1's row was free (nothing moved for 5 s)."
+        else:
+            what = f"The create in list 2 answered {answer}."
+        dbkata.fail(
+            "a create waits for another one in the app",
+            f"While POST /lists/1/tasks {json.dumps(held_up)} waited for list 1's row (locked by the harness), "
+            f"POST /lists/2/tasks {json.dumps(other)} was sent. {what}",
+            "Expected a 201 at once: creates in different lists do not wait for each other, and a lock inside "
+            "the app protects nothing once the app runs as several processes.",
+            advice=CONFLICT,
+        )
+
+
 @pytest.mark.task(2)
 @pytest.mark.parametrize(("list_id", "position"), [(1, 4), (3, 1)])
 async def test_two_creates_of_one_position_at_once(
     api: Exercise, admin: AsyncEngine, list_id: int, position: int
 ) -> None:
+    await no_waiting_in_the_app(api, admin)
     # race(): a gate in PostgreSQL holds every INSERT into task until both requests got that far, so a
     # check made before the INSERT ("is the position free?") passes for both.
     bodies = [{"title": "left", "position": position}, {"title": "right", "position": position}]
@@ -185,6 +220,16 @@ async def test_two_creates_of_one_position_at_once(
         admin, [partial(api.asgi_request, "POST", path, json=b) for b in bodies], gate=("task", "INSERT")
     )
     call = f"two POST {path} at the same moment, {json.dumps(bodies[0])} and {json.dumps(bodies[1])}"
+    if not outcomes.all_arrived:
+        dbkata.fail(
+            "two creates at once never meet in the database",
+            f"{call}: while one waited at the harness's gate before its INSERT, the other never reached the "
+            "database (nothing moved on the server for 5 s).",
+            "Expected both to reach the database at once: only the database can decide which one wins. "
+            "Something inside the app kept them apart (a lock, a queue), and that protects nothing once the "
+            "app runs as several processes.",
+            advice=CONFLICT,
+        )
     if any(o.error is not None for o in outcomes):
         dbkata.fail(
             "two creates at once break a request",

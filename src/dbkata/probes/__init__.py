@@ -4,7 +4,7 @@ from dbkata.probes.asgi import AsgiResult, asgi_request
 from dbkata.probes.atomicity import Injection, Snapshot, assert_unchanged, fail_nth, snapshot
 from dbkata.probes.connections import ConnectionWindow, connections
 from dbkata.probes.loop import HeldUp, answered_while_held, loop_stall, peak_concurrency
-from dbkata.probes.races import LockstepRun, Outcome, lockstep, race, sqlstate_of, takes_row_locks
+from dbkata.probes.races import LockstepRun, Outcome, Race, lockstep, race, sqlstate_of, takes_row_locks
 from dbkata.probes.statements import Statement, StatementLog, assert_statements_constant, statements
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Injection",
     "LockstepRun",
     "Outcome",
+    "Race",
     "Snapshot",
     "Statement",
     "StatementLog",

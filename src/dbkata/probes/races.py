@@ -38,6 +38,10 @@ from dbkata.relay.protocol import takes_row_locks as takes_row_locks
 # code that never reaches the gate, never the thing that decides. A busy machine (or an app process
 # importing the exercise for its first request) must not open the gate early and change the outcome.
 _PATIENCE = 120.0
+# Seconds in which nothing moves on the server before the gate gives up on contenders that never came:
+# they are held inside the code (a lock, a queue), where no amount of waiting lets them arrive.
+_SETTLE = 5.0
+_POLL_GAP = 0.5  # a longer gap between two polls means this process was busy: the quiet period starts again
 GATE_KEY = 731_540_001  # the advisory-lock key of the gate
 _KINDS = {"40P01": "deadlock", "40001": "serialization_failure", "55P03": "lock_timeout", "57014": "timeout"}
 
@@ -81,23 +85,38 @@ def sqlstate_of(error: BaseException) -> str | None:
     return None
 
 
+class Race(list[Outcome]):
+    """How each contender ended (a list of :class:`Outcome`, in the contenders' order), and whether they met.
+
+    ``all_arrived`` is False when the gate opened before every contender was parked at it, blocked on a
+    lock or done: the ones missing were kept away from the database (a lock or a queue inside the code,
+    or a pool too small for them) until nothing had moved on the server for ``settle`` seconds. Their
+    outcomes then say nothing about a race, and a check should fail on it.
+    """
+
+    def __init__(self, outcomes: Sequence[Outcome], all_arrived: bool) -> None:
+        super().__init__(outcomes)
+        self.all_arrived = all_arrived
+
+
 async def race(
     admin: AsyncEngine,
     contenders: Sequence[Callable[[], Awaitable[Any]]],
     *,
     gate: tuple[str, str],
     max_wait: float = _PATIENCE,
-) -> list[Outcome]:
+    settle: float = _SETTLE,
+) -> Race:
     """Run ``contenders`` concurrently behind a gate on ``(table, "UPDATE"|"INSERT"|"DELETE")``."""
     table, operation = gate
     await _install_gate(admin, table, operation.upper())
     try:
-        results, arrived = await _behind_the_gate(admin, contenders, max_wait)
+        results, arrived = await _behind_the_gate(admin, contenders, max_wait, settle)
     finally:
         await _remove_gate(admin, table)
-    outcomes = _outcomes(results)
+    outcomes = Race(_outcomes(results), arrived)
     feedback.record_evidence(
-        "race", {"gate": f"{operation} {table}", "all_parked": arrived, "outcomes": [o.describe() for o in outcomes]}
+        "race", {"gate": f"{operation} {table}", "all_arrived": arrived, "outcomes": [o.describe() for o in outcomes]}
     )
     return outcomes
 
@@ -158,7 +177,7 @@ async def lockstep(
 
 
 async def _behind_the_gate(
-    admin: AsyncEngine, calls: Sequence[Callable[[], Awaitable[Any]]], max_wait: float
+    admin: AsyncEngine, calls: Sequence[Callable[[], Awaitable[Any]]], max_wait: float, settle: float
 ) -> tuple[list[Any], bool]:
     """Hold the gate, start every call, wait until all are parked or done, open the gate, gather them."""
     async with admin.connect() as holder:
@@ -166,7 +185,7 @@ async def _behind_the_gate(
         await holder.commit()
         try:
             tasks = [asyncio.ensure_future(call()) for call in calls]
-            parked = await _wait_until_parked(holder, tasks, max_wait)
+            parked = await _wait_until_parked(holder, tasks, max_wait, settle)
             await holder.execute(text(f"select pg_advisory_unlock({GATE_KEY})"))
             await holder.commit()
             results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -212,22 +231,39 @@ async def _wait_until_held(
             await asyncio.sleep(0.003)
 
 
-async def _wait_until_parked(conn: Any, tasks: Sequence[asyncio.Future[Any]], max_wait: float) -> bool:
-    """Poll until every contender is waiting on a lock or done; False if ``max_wait`` s passed first."""
+async def _wait_until_parked(conn: Any, tasks: Sequence[asyncio.Future[Any]], max_wait: float, settle: float) -> bool:
+    """Poll until every contender is waiting on a lock or done; False once nothing moves, or after ``max_wait``.
+
+    "Nothing moves": the database's client sessions (state, statement start, lock wait) and the number
+    of finished contenders stay the same for ``settle`` seconds of polling. Only time this loop really
+    spent polling counts: a gap between two polls (this process's event loop was busy, say importing
+    the exercise in-process) starts the quiet period again, so a slow machine waits longer, never less.
+    """
     deadline = time.monotonic() + max_wait
+    last: object = None
+    quiet_since = polled = time.monotonic()
     while True:
-        waiting = (
+        sessions = (
             await conn.execute(
                 text(
-                    "select count(*) from pg_stat_activity where datname = current_database() "
-                    "and pid <> pg_backend_pid() and backend_type = 'client backend' and wait_event_type = 'Lock'"
+                    "select pid, state, query_start, wait_event_type = 'Lock' from pg_stat_activity "
+                    "where datname = current_database() and pid <> pg_backend_pid() "
+                    "and backend_type = 'client backend' order by pid"
                 )
             )
-        ).scalar_one()
+        ).all()
         await conn.commit()
-        if waiting + sum(t.done() for t in tasks) >= len(tasks):
+        done = sum(t.done() for t in tasks)
+        if sum(1 for s in sessions if s[3]) + done >= len(tasks):
             return True
-        if time.monotonic() > deadline:
+        now = time.monotonic()
+        seen = ([tuple(s) for s in sessions], done)
+        if seen != last or now - polled > _POLL_GAP:
+            last, quiet_since = seen, now
+        elif now - quiet_since > settle:
+            return False
+        polled = now
+        if now > deadline:
             return False
         await asyncio.sleep(0.003)
 
