@@ -236,6 +236,14 @@ async def withdraw_one_at_a_time(account_id: int, amount: int) -> None:
         await withdraw_atomic(account_id, amount)
 
 
+async def withdraw_after_blocking_the_loop(account_id: int, amount: int) -> None:
+    import time
+
+    await asyncio.sleep(0.5)  # the other contender parks at the gate, and the server goes quiet
+    time.sleep(2.0)  # noqa: ASYNC251  (the loop stands still, as while importing a module in-process)
+    await withdraw_atomic(account_id, amount)
+
+
 async def balance_of(account_id: int) -> int:
     async with sessions()() as s:
         return int((await s.execute(select(Account.balance).where(Account.id == account_id))).scalar_one())

@@ -31,6 +31,7 @@ def _twice(fn: Callable[..., Awaitable[None]], *args: int) -> list[Callable[[], 
 async def test_read_modify_write_loses_an_update(apps: ModuleType, admin: AsyncEngine, repeat: int) -> None:
     await _accounts(admin, 100)
     outcomes = await dbkata.race(admin, _twice(apps.withdraw_naive, 1, 30), gate=("account", "UPDATE"))
+    assert outcomes.all_arrived
     assert [o.kind for o in outcomes] == ["ok", "ok"]
     assert await _balances(admin) == [70]  # one withdrawal vanished
 
@@ -40,6 +41,31 @@ async def test_read_modify_write_loses_an_update(apps: ModuleType, admin: AsyncE
 async def test_locking_fixes_keep_both_updates(apps: ModuleType, admin: AsyncEngine, variant: str, repeat: int) -> None:
     await _accounts(admin, 100)
     outcomes = await dbkata.race(admin, _twice(getattr(apps, variant), 1, 30), gate=("account", "UPDATE"))
+    assert outcomes.all_arrived
+    assert [o.kind for o in outcomes] == ["ok", "ok"]
+    assert await _balances(admin) == [40]
+
+
+async def test_a_lock_in_the_app_keeps_contenders_from_meeting(apps: ModuleType, admin: AsyncEngine) -> None:
+    """The second withdrawal waits in the app, never in the database: the gate gives up once nothing moves."""
+    await _accounts(admin, 100)
+    outcomes = await dbkata.race(admin, _twice(apps.withdraw_one_at_a_time, 1, 30), gate=("account", "UPDATE"))
+    assert not outcomes.all_arrived
+    assert [o.kind for o in outcomes] == ["ok", "ok"]  # the app lock did keep them apart, in this one process
+    assert await _balances(admin) == [40]
+
+
+async def test_a_loop_that_stands_still_is_not_nothing_moving(apps: ModuleType, admin: AsyncEngine) -> None:
+    """The gate counts only time it spent polling: a contender that blocks the loop for longer than
+    ``settle`` (in-process, the loop is the harness's) still arrives, and the gate waits for it."""
+    await _accounts(admin, 100)
+    outcomes = await dbkata.race(
+        admin,
+        [lambda: apps.withdraw_atomic(1, 30), lambda: apps.withdraw_after_blocking_the_loop(1, 30)],
+        gate=("account", "UPDATE"),
+        settle=1.0,
+    )
+    assert outcomes.all_arrived
     assert [o.kind for o in outcomes] == ["ok", "ok"]
     assert await _balances(admin) == [40]
 

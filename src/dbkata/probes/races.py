@@ -6,7 +6,9 @@ can go wrong therefore goes wrong, on every run.
 
 * ``race``: the gate is inside the database: the harness holds an advisory lock exclusively, and a
   ``BEFORE`` trigger on a table makes each contender take it (shared), so two read-modify-writes both
-  read the old value before either writes.
+  read the old value before either writes. A contender that never reaches the database (held by a
+  lock inside the code) would keep the gate shut for good: once nothing has moved on the server for a
+  few seconds the gate opens, and the result says that not every contender arrived.
 * ``lockstep``: the harness's relay holds back the server's answer to every statement that locks
   rows of a table (``UPDATE``/``DELETE``, ``SELECT ... FOR UPDATE/SHARE/NO KEY UPDATE/KEY SHARE``):
   the statement ran and its locks are held, but the code does not go on. The harness waits until
@@ -35,11 +37,14 @@ from dbkata.relay import Relay
 from dbkata.relay.protocol import takes_row_locks as takes_row_locks
 
 # Seconds the gate waits for every contender to arrive before it lets them go anyway: a safety net for
-# code that never reaches the gate, never the thing that decides. A busy machine (or an app process
-# importing the exercise for its first request) must not open the gate early and change the outcome.
+# code that keeps the server busy without ever reaching the gate. A busy machine must not open the gate
+# early, so the limit is far beyond any honest run.
 _PATIENCE = 120.0
 # Seconds in which nothing moves on the server before the gate gives up on contenders that never came:
-# they are held inside the code (a lock, a queue), where no amount of waiting lets them arrive.
+# they are held inside the code (a lock, a queue), where no amount of waiting lets them arrive. An honest
+# contender sends its next statement within milliseconds of CPU time; 5 s without one would take a
+# process starved of the CPU for all of that time. (The app process is warmed, so the first request
+# does not import the exercise; in-process, an import stalls this loop and restarts the quiet period.)
 _SETTLE = 5.0
 _POLL_GAP = 0.5  # a longer gap between two polls means this process was busy: the quiet period starts again
 GATE_KEY = 731_540_001  # the advisory-lock key of the gate
