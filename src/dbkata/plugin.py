@@ -25,12 +25,13 @@ from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from dbkata import feedback, relay
+from dbkata import feedback, relay, schema_guard
 from dbkata.app.channel import AppUnavailable, InProcessChannel
 from dbkata.app.codec import AppError
 from dbkata.app.host import AppHost
@@ -138,6 +139,8 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     """An exception of the code under test that escapes a test is shown as the student's error, not ours."""
     report = yield
+    if call.when == "call" and report.passed and _SCHEMA in item.stash:
+        _fail_if_schema_changed(item, report)
     error = call.excinfo.value if call.excinfo is not None else None
     if report.failed and isinstance(error, AppError | AppUnavailable):
         if isinstance(error, AppError):
@@ -153,7 +156,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _fail_if_schema_changed(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A passed call fails when the code under test renamed, replaced or rewrote a relation the harness reads."""
+    database, before = item.stash[_SCHEMA]
+    try:
+        found = schema_guard.changes(before, schema_guard.fingerprint(database))
+    except psycopg.Error:
+        return  # the server is gone: the run's infrastructure check reports that, not this test
+    if found:
+        context = feedback.context_of(item)
+        report.outcome = "failed"
+        report.longrepr = "\n".join(
+            [
+                context.header("the code under test changed the tables the checks read"),
+                *(f"  {line}." for line in found),
+                "  The checks read these tables to decide, so the test fails whatever it saw. Expected: the "
+                "code reads and writes rows, and leaves the schema it was given as it is.",
+            ]
+        )
+
+
 _INFRA = pytest.StashKey[Infrastructure]()
+_SCHEMA = pytest.StashKey[tuple[Database, schema_guard.Fingerprint]]()
 
 
 def _drop_gc_reclaim_log(record: logging.LogRecord) -> bool:
@@ -184,9 +208,11 @@ def dbkata_template(pytestconfig: pytest.Config, dbkata_ddl: list[str]) -> str:
 
 
 @pytest.fixture
-def db(dbkata_cluster: Cluster, dbkata_template: str) -> Iterator[Database]:
+def db(request: pytest.FixtureRequest, dbkata_cluster: Cluster, dbkata_template: str) -> Iterator[Database]:
     """A fresh database for this test only, cloned from the exercise's schema template."""
     database = dbkata_cluster.clone(dbkata_template)
+    # before any code under test runs: the test fails if its relations are tampered with (schema_guard)
+    request.node.stash[_SCHEMA] = (database, schema_guard.fingerprint(database))
     yield database
     dbkata_cluster.drop(database.name)
 

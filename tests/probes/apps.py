@@ -244,6 +244,13 @@ async def withdraw_after_blocking_the_loop(account_id: int, amount: int) -> None
     await withdraw_atomic(account_id, amount)
 
 
+async def drop_the_gate_then_withdraw(account_id: int, amount: int) -> None:
+    async with sessions()() as s:  # HOSTILE: the app's role owns the table, so it may drop its triggers
+        await s.execute(text("drop trigger if exists dbkata_gate on account"))
+        await s.commit()
+    await withdraw_naive(account_id, amount)
+
+
 async def balance_of(account_id: int) -> int:
     async with sessions()() as s:
         return int((await s.execute(select(Account.balance).where(Account.id == account_id))).scalar_one())

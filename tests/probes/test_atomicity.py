@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 import dbkata
 from tests.probes.conftest import seed_authors
@@ -47,6 +50,24 @@ async def test_injection_is_removed_after_the_block(client: httpx.AsyncClient, a
     async with admin.connect() as conn:
         leftovers = (await conn.execute(text("select count(*) from pg_trigger where tgname like 'dbkata%'"))).scalar()
     assert leftovers == 0
+
+
+async def test_an_injection_the_code_dropped_fails_the_test(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+    """Code that drops the injected failure's trigger (it owns the table) never meets the failure: it fails."""
+    await seed_authors(admin, 1)
+
+    async def drop_it_then_post() -> int:
+        app = create_async_engine(os.environ["DATABASE_URL"], poolclass=NullPool)
+        async with app.begin() as conn:
+            await conn.execute(text("drop trigger dbkata_fail_book_insert on book"))
+        await app.dispose()
+        return (await client.post("/books/atomic", json=["x"])).status_code
+
+    statuses = []
+    with pytest.raises(pytest.fail.Exception, match="to make the 1st INSERT fail"):
+        async with dbkata.fail_nth(admin, table="book", nth=1):
+            statuses.append(await drop_it_then_post())
+    assert statuses == [200]  # the failure never happened
 
 
 async def test_injection_does_not_hang_behind_a_leaked_session(client: httpx.AsyncClient, admin: AsyncEngine) -> None:

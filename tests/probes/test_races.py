@@ -167,3 +167,17 @@ async def test_lockstep_lets_go_of_a_call_that_never_locks(apps: ModuleType, adm
     run = await dbkata.lockstep(admin, [lambda: apps.slow_report_async()], table="account")
     assert run.all_paused
     assert [o.kind for o in run.outcomes] == ["ok"]
+
+
+async def test_a_gate_the_code_dropped_fails_the_race(apps: ModuleType, admin: AsyncEngine) -> None:
+    """Without its gate a race shows nothing: code that drops it (it owns the table) fails instead."""
+    await _accounts(admin, 100)
+    with pytest.raises(pytest.fail.Exception, match="the code under test removed a trigger of the checks"):
+        await dbkata.race(
+            admin,
+            [lambda: apps.drop_the_gate_then_withdraw(1, 30), lambda: apps.withdraw_naive(1, 30)],
+            gate=("account", "UPDATE"),
+        )
+    async with admin.connect() as conn:
+        leftovers = (await conn.execute(text("select count(*) from pg_proc where proname = 'dbkata_gate'"))).scalar()
+    assert leftovers == 0

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dbkata import feedback
-from dbkata.probes.races import harness_ddl
+from dbkata.probes.races import check_trigger, harness_ddl, install_trigger
 
 _ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
 
@@ -115,25 +115,28 @@ async def fail_nth(
     name = f"dbkata_fail_{table}_{op.lower()}"
     ordinal = _ORDINALS.get(nth, f"{nth}th")
     msg = f"dbkata: injected failure on the {ordinal} {op} into {table}"
-    ddl = [
+    ddl = [  # anything of those names the code created first is dropped: it would stay the code's
+        f"drop function if exists {name}() cascade",
+        f"drop sequence if exists {name}",
         f"create sequence {name}",
         f"create function {name}() returns trigger language plpgsql security definer "
-        f"set search_path = public, pg_temp as $$ begin "
-        f"if nextval('{name}') = {int(nth)} then raise exception using errcode = '{sqlstate}', "
+        f"set search_path = pg_catalog, pg_temp as $$ begin "
+        f"if pg_catalog.nextval('public.{name}') = {int(nth)} then raise exception using errcode = '{sqlstate}', "
         f"message = '{msg}'; end if; return coalesce(new, old); end $$",
         f'create trigger {name} before {op} on "{table}" for each row execute function {name}()',
     ]
-    await harness_ddl(admin, *ddl)
+    installed = await install_trigger(admin, table, name, *ddl)
     injection = Injection(nth)
     try:
         yield injection
+        await check_trigger(admin, installed, f"make the {ordinal} {op} fail")
     finally:
         async with admin.connect() as conn:
-            seq = (await conn.execute(text(f"select last_value, is_called from {name}"))).one()
+            seq = (await conn.execute(text(f"select last_value, is_called from public.{name}"))).one()
             injection.attempts = int(seq[0]) if seq[1] else 0
         await harness_ddl(
             admin,
             f'drop trigger if exists {name} on "{table}"',
-            f"drop function if exists {name}()",
+            f"drop function if exists {name}() cascade",
             f"drop sequence if exists {name}",
         )

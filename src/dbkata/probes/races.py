@@ -114,9 +114,10 @@ async def race(
 ) -> Race:
     """Run ``contenders`` concurrently behind a gate on ``(table, "UPDATE"|"INSERT"|"DELETE")``."""
     table, operation = gate
-    await _install_gate(admin, table, operation.upper())
+    installed = await _install_gate(admin, table, operation.upper())
     try:
         results, arrived = await _behind_the_gate(admin, contenders, max_wait, settle)
+        await check_trigger(admin, installed, f"hold every {operation.upper()} until all contenders got there")
     finally:
         await _remove_gate(admin, table)
     outcomes = Race(_outcomes(results), arrived)
@@ -300,16 +301,77 @@ async def harness_ddl(admin: AsyncEngine, *statements: str) -> None:
             await conn.commit()
 
 
-async def _install_gate(admin: AsyncEngine, table: str, operation: str) -> None:
-    await harness_ddl(
+@dataclass(frozen=True)
+class HarnessTrigger:
+    """A trigger the harness put on a table of the code under test, as it was installed."""
+
+    table: str
+    name: str
+    oid: int
+    function: int
+
+
+async def install_trigger(admin: AsyncEngine, table: str, name: str, *ddl: str) -> HarnessTrigger:
+    """Run ``ddl`` (which creates trigger ``name`` on ``table``) and note what it created.
+
+    The code under test owns its tables (and, owning the database, the ``public`` schema), so it may
+    drop, disable or re-create a trigger on them: :func:`check_trigger` tells afterwards.
+    """
+    await harness_ddl(admin, *ddl)
+    async with admin.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "select t.oid::int8, t.tgfoid::int8 from pg_catalog.pg_trigger t "
+                    "join pg_catalog.pg_proc p on p.oid = t.tgfoid "
+                    "where t.tgrelid = pg_catalog.to_regclass(:table) and t.tgname = :name "
+                    "and p.proowner = (select r.oid from pg_catalog.pg_roles r where r.rolname = current_user)"
+                ),
+                {"table": f'public."{table}"', "name": name},
+            )
+        ).one()
+    return HarnessTrigger(table, name, int(row[0]), int(row[1]))
+
+
+async def check_trigger(admin: AsyncEngine, trigger: HarnessTrigger, purpose: str) -> None:
+    """Fail the test (student-facing) if ``trigger`` was dropped, disabled or re-bound since it was installed."""
+    __tracebackhide__ = True
+    async with admin.connect() as conn:
+        intact = (
+            await conn.execute(
+                text(
+                    "select count(*) from pg_catalog.pg_trigger t where t.oid = :oid and t.tgfoid = :function "
+                    "and t.tgenabled in ('O', 'A') and t.tgrelid = pg_catalog.to_regclass(:table)"
+                ),
+                {"oid": trigger.oid, "function": trigger.function, "table": f'public."{trigger.table}"'},
+            )
+        ).scalar_one()
+    if not intact:
+        feedback.fail(
+            "the code under test removed a trigger of the checks",
+            f"The checks put trigger {trigger.name} on table {trigger.table} to {purpose}. When they took it "
+            "off again, it had been dropped, disabled or replaced.",
+            "What the test observed meanwhile cannot be trusted, so it fails. Expected: the code leaves alone "
+            "the triggers it did not create.",
+        )
+
+
+async def _install_gate(admin: AsyncEngine, table: str, operation: str) -> HarnessTrigger:
+    # dropped first: a function of that name the code created itself would stay the code's (and
+    # replaceable by it) through CREATE OR REPLACE; qualified and pinned, so no search_path of the
+    # contenders' sessions can swap the lock function for one of their own
+    return await install_trigger(
         admin,
-        "create or replace function dbkata_gate() returns trigger language plpgsql as $$ begin "
-        f"perform pg_advisory_xact_lock_shared({GATE_KEY}); return coalesce(new, old); end $$",
+        table,
+        "dbkata_gate",
+        "drop function if exists dbkata_gate() cascade",
+        "create function dbkata_gate() returns trigger language plpgsql set search_path = pg_catalog, pg_temp "
+        f"as $$ begin perform pg_catalog.pg_advisory_xact_lock_shared({GATE_KEY}); return coalesce(new, old); end $$",
         f'create trigger dbkata_gate before {operation} on "{table}" for each row execute function dbkata_gate()',
     )
 
 
 async def _remove_gate(admin: AsyncEngine, table: str) -> None:
     await harness_ddl(
-        admin, f'drop trigger if exists dbkata_gate on "{table}"', "drop function if exists dbkata_gate()"
+        admin, f'drop trigger if exists dbkata_gate on "{table}"', "drop function if exists dbkata_gate() cascade"
     )
