@@ -10,17 +10,21 @@ The API is the same in both modes, and every value crosses the same JSON codec:
 ``await exercise.asgi_request()``  one request, observing the moment the response starts
 ``await exercise.inspect(t)``      whether ``t`` is a coroutine function, and its parameter names
 ``await exercise.collect_garbage()`` a garbage collection in the app (what a long-running server does)
+``async with exercise.processes(n)`` ``n`` more copies of the app, each in a fresh process of its own (the
+                                   app deployed as several workers): what they share is the database
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 import json as jsonlib
 import os
 import sys
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -83,6 +87,7 @@ class Exercise:
         exercise_id: str | None,
         channel: Channel | None = None,
         timeout: float = 120.0,
+        spawn: Callable[[], Awaitable[Channel]] | None = None,
     ) -> None:
         self.package = package
         self.path = path
@@ -90,6 +95,7 @@ class Exercise:
         self.channel = channel
         self.timeout = timeout
         self.app_errors: list[AppError] = []  # what the app raised during this test, in order
+        self._spawn = spawn  # a fresh app process on this test's database (``processes``)
 
     @property
     def in_process(self) -> bool:
@@ -119,6 +125,27 @@ class Exercise:
     def client(self, base_url: str = "http://exercise", **kwargs: Any) -> httpx.AsyncClient:
         """An HTTP client for the exercise's ``main.app`` (a crash answers 500, and is kept in ``app_errors``)."""
         return httpx.AsyncClient(transport=AppTransport(self), base_url=base_url, **kwargs)
+
+    @asynccontextmanager
+    async def processes(self, n: int) -> AsyncIterator[list[Exercise]]:
+        """``n`` more copies of the app, each in a fresh process of its own: the app deployed as ``n`` workers.
+
+        Calls made through different copies share the database and nothing else, so a lock, a queue or a
+        cache inside the code keeps nothing apart between them, exactly as in production. The copies are
+        separate processes in a local run too (plain subprocesses), so both modes judge alike.
+        """
+        if self._spawn is None:
+            raise RuntimeError("exercise.processes() needs the `exercise` fixture, which knows how to start the app")
+        started = await asyncio.gather(*(self._spawn() for _ in range(n)), return_exceptions=True)
+        channels = [c for c in started if not isinstance(c, BaseException)]
+        try:
+            for failure in started:
+                if isinstance(failure, BaseException):
+                    raise failure
+            yield [Exercise(self.package, self.path, self.id, c, self.timeout) for c in channels]
+        finally:
+            for channel in channels:
+                await channel.close()
 
     async def call(self, target: str, *args: Any, **kwargs: Any) -> Any:
         """Call the exercise's function ``target`` (``"module.function"``) and return its result."""

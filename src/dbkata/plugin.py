@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Generator, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.pool import NullPool
 
 from dbkata import feedback, relay, schema_guard
-from dbkata.app.channel import AppUnavailable, InProcessChannel
+from dbkata.app.channel import AppUnavailable, Channel, InProcessChannel
 from dbkata.app.codec import AppError
 from dbkata.app.host import AppHost
 from dbkata.app.launcher import AppLauncher, AppSandbox
@@ -217,10 +218,14 @@ def db(request: pytest.FixtureRequest, dbkata_cluster: Cluster, dbkata_template:
     dbkata_cluster.drop(database.name)
 
 
+def _short_base() -> str:
+    """A folder with a short path, for unix sockets (their paths must stay under 108 bytes)."""
+    return "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
+
+
 def relay_folder() -> Path:
     """A fresh, short folder for a relay's socket (unix socket paths must stay under 108 bytes)."""
-    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else "/tmp"
-    folder = Path(tempfile.mkdtemp(prefix="dbkrl-", dir=base))
+    folder = Path(tempfile.mkdtemp(prefix="dbkrl-", dir=_short_base()))
     folder.chmod(0o711)  # an app process running as another user may reach the socket, not list the folder
     return folder
 
@@ -298,20 +303,48 @@ async def dbkata_app_launcher(pytestconfig: pytest.Config) -> AsyncIterator[AppL
         await launcher.stop()
 
 
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dbkata_worker_launcher(
+    pytestconfig: pytest.Config, dbkata_app_launcher: AppLauncher | None
+) -> AsyncIterator[AppLauncher]:
+    """Where ``exercise.processes()`` starts its copies: the app process's zygote when graded; in a local
+    run, a zygote of plain subprocesses (started on first use only)."""
+    if dbkata_app_launcher is not None:
+        yield dbkata_app_launcher
+        return
+    rendezvous = Path(tempfile.mkdtemp(prefix="dbkw-", dir=_short_base()))
+    launcher = AppLauncher(AppSandbox(app_root=pytestconfig.rootpath, rendezvous=rendezvous))
+    try:
+        yield launcher
+    finally:
+        await launcher.stop()
+        shutil.rmtree(rendezvous, ignore_errors=True)
+
+
+async def _spawn_app(launcher: AppLauncher, package: str, url: str) -> Channel:
+    """A fresh app process for ``package`` on ``url``, its app imported before it is handed out."""
+    sandbox = launcher.sandbox
+    channel = await launcher.spawn(package, sandbox.app_root.joinpath(*package.split(".")), {ENV_URL: url})
+    await channel.request({"op": "warm"}, None, sandbox.call_timeout)
+    return channel
+
+
 @pytest_asyncio.fixture
 async def exercise(
     request: pytest.FixtureRequest,
     db: Database,
     dbkata_relay: relay.Relay,
     dbkata_app_launcher: AppLauncher | None,
+    dbkata_worker_launcher: AppLauncher,
 ) -> AsyncIterator[Exercise]:
     """The exercise's code with ``DATABASE_URL`` set to ``db`` through the relay: fresh for this test."""
     package = request.module.__package__ or ""
     folder = Path(request.path).parent
     exercise_id = feedback.exercise_id(Path(request.path))
     url = dbkata_relay.url(db.app)
+    spawn = partial(_spawn_app, dbkata_worker_launcher, package, url)
     if dbkata_app_launcher is None:
-        ex = Exercise(package, folder, exercise_id, InProcessChannel(AppHost(package, folder)))
+        ex = Exercise(package, folder, exercise_id, InProcessChannel(AppHost(package, folder)), spawn=spawn)
         with DatabaseUrlEnv(url):
             ex.forget_modules()
             try:
@@ -320,11 +353,8 @@ async def exercise(
                 await TRACKER.dispose_all()
                 ex.forget_modules()
         return
-    sandbox = dbkata_app_launcher.sandbox
-    code_root = sandbox.app_root.joinpath(*package.split("."))
-    channel = await dbkata_app_launcher.spawn(package, code_root, {ENV_URL: url})
-    await channel.request({"op": "warm"}, None, sandbox.call_timeout)
-    ex = Exercise(package, folder, exercise_id, channel, sandbox.call_timeout)
+    channel = await _spawn_app(dbkata_app_launcher, package, url)
+    ex = Exercise(package, folder, exercise_id, channel, dbkata_app_launcher.sandbox.call_timeout, spawn=spawn)
     try:
         yield ex
     finally:

@@ -251,6 +251,16 @@ async def drop_the_gate_then_withdraw(account_id: int, amount: int) -> None:
     await withdraw_naive(account_id, amount)
 
 
+async def pause_the_gate_then_withdraw(account_id: int, amount: int) -> None:
+    async with sessions()() as s:  # HOSTILE: switched off for its own write only, on again afterwards
+        await s.execute(text("alter table account disable trigger user"))
+        await s.commit()
+    await withdraw_naive(account_id, amount)
+    async with sessions()() as s:
+        await s.execute(text("alter table account enable trigger user"))
+        await s.commit()
+
+
 async def balance_of(account_id: int) -> int:
     async with sessions()() as s:
         return int((await s.execute(select(Account.balance).where(Account.id == account_id))).scalar_one())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import ModuleType
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import dbkata
+from dbkata.exercise import Exercise
 
 
 async def _accounts(admin: AsyncEngine, *balances: int) -> None:
@@ -169,15 +171,30 @@ async def test_lockstep_lets_go_of_a_call_that_never_locks(apps: ModuleType, adm
     assert [o.kind for o in run.outcomes] == ["ok"]
 
 
-async def test_a_gate_the_code_dropped_fails_the_race(apps: ModuleType, admin: AsyncEngine) -> None:
-    """Without its gate a race shows nothing: code that drops it (it owns the table) fails instead."""
+@pytest.mark.parametrize("tamper", ["drop_the_gate_then_withdraw", "pause_the_gate_then_withdraw"])
+async def test_a_gate_the_code_dropped_fails_the_race(apps: ModuleType, admin: AsyncEngine, tamper: str) -> None:
+    """Without its gate a race shows nothing: code that drops or pauses it (it owns the table) fails instead."""
     await _accounts(admin, 100)
     with pytest.raises(pytest.fail.Exception, match="the code under test removed a trigger of the checks"):
         await dbkata.race(
             admin,
-            [lambda: apps.drop_the_gate_then_withdraw(1, 30), lambda: apps.withdraw_naive(1, 30)],
+            [lambda: getattr(apps, tamper)(1, 30), lambda: apps.withdraw_naive(1, 30)],
             gate=("account", "UPDATE"),
         )
     async with admin.connect() as conn:
         leftovers = (await conn.execute(text("select count(*) from pg_proc where proname = 'dbkata_gate'"))).scalar()
     assert leftovers == 0
+
+
+async def test_processes_share_the_database_and_nothing_else(exercise: Exercise, admin: AsyncEngine) -> None:
+    """The app lock that keeps two withdrawals apart in one process keeps nothing apart across two."""
+    await _accounts(admin, 100)
+    async with exercise.processes(2) as workers:
+        outcomes = await dbkata.race(
+            admin,
+            [partial(w.call, "apps.withdraw_one_at_a_time", 1, 30) for w in workers],
+            gate=("account", "UPDATE"),
+        )
+    assert outcomes.all_arrived  # both reached the database at once: the lock was each process's own
+    assert [o.kind for o in outcomes] == ["ok", "ok"]
+    assert await _balances(admin) == [40]

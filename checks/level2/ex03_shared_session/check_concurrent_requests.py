@@ -180,15 +180,9 @@ async def test_requests_are_served_concurrently(client: httpx.AsyncClient, admin
         lambda: client.get("/tasks/6"),
     )
     read, update = seen.other, seen.held_up
-    if seen.errors or not (seen.waited and seen.answered) or (read.status_code, update.status_code) != (200, 200):
-        if seen.errors:
-            what = f"They raised {type(seen.errors[0]).__name__}: {seen.errors[0]}"[:200]
-        elif not seen.waited:
-            what = f"The update answered {update.status_code} without waiting for the lock."
-        elif not seen.answered:
-            what = "GET /tasks/6 was not answered until the lock went (nothing moved for 5 s)."
-        else:
-            what = f"GET /tasks/6 answered {read.status_code}, then the update {update.status_code}."
+    what = seen.why_not(f"the update (it answered {update.status_code if update else '-'})", "GET /tasks/6")
+    if what or (read.status_code, update.status_code) != (200, 200):
+        what = what or f"GET /tasks/6 answered {read.status_code}, then the update {update.status_code}."
         dbkata.fail(
             "a request waits for another one in the app",
             "While POST /tasks/5/done waited for a lock the harness held on the task table (reads go on, "

@@ -81,13 +81,8 @@ async def test_concurrent_requests_overlap(client: httpx.AsyncClient, admin: Asy
 
 
 def _held_up_outcome(seen: dbkata.HeldUp) -> str:
-    if seen.errors:
-        return f"The requests raised {type(seen.errors[0]).__name__}: {seen.errors[0]}"[:200]
-    if not seen.waited:
-        return f"The {seen.held_up.status_code if seen.held_up else 'request'} came back without waiting for the lock."
-    if not seen.answered:
-        return "It was not answered until the lock went (nothing moved for 5 s)."
-    return f"It answered {seen.other.status_code} {seen.other.text[:60]}."
+    held_up = f"the request (it answered {seen.held_up.status_code if seen.held_up else '-'})"
+    return seen.why_not(held_up, "it") or f"It answered {seen.other.status_code} {seen.other.text[:60]}."
 
 
 async def test_a_read_is_answered_while_a_write_waits(client: httpx.AsyncClient, admin: AsyncEngine) -> None:

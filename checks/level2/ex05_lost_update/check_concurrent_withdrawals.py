@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from functools import partial
 from typing import Any
 
@@ -35,13 +36,8 @@ async def no_waiting_in_the_app(admin: AsyncEngine, withdraw: Callable[[int], Aw
     seen = await dbkata.answered_while_held(
         admin, "select id from account where id = 3 for update", lambda: withdraw(3), lambda: withdraw(4)
     )
-    if seen.errors or not (seen.waited and seen.answered):
-        if seen.errors:
-            what = f"They raised {type(seen.errors[0]).__name__}: {seen.errors[0]}"[:200]
-        elif not seen.waited:
-            what = "The withdrawal from account 3 finished without waiting for its row."
-        else:
-            what = "The one from account 4 did not finish until account 3's row was free (nothing moved for 5 s)."
+    what = seen.why_not("the withdrawal from account 3", "the one from account 4")
+    if what:
         dbkata.fail(
             "a withdrawal waits for another one in the app",
             f"While {how} on account 3 waited for its row (locked by the harness), {how} on account 4 was "
@@ -83,8 +79,11 @@ async def balances(admin: AsyncEngine) -> list[int]:
 async def test_concurrent_withdrawals(exercise: Exercise, admin: AsyncEngine, start: int, amounts: list[int]) -> None:
     await open_accounts(admin, start, 999, 500, 500)
     await no_waiting_in_the_app(admin, lambda account: exercise.call("service.withdraw", account, 1), "withdraw()")
-    withdrawals = [partial(exercise.call, "service.withdraw", 1, a) for a in amounts]
-    outcomes = await dbkata.race(admin, withdrawals, gate=("account", "UPDATE"))
+    # each withdrawal in a process of its own, as when the app runs as several workers: whatever keeps
+    # them apart must be in the database, the one thing the processes share
+    async with exercise.processes(len(amounts)) as workers:
+        withdrawals = [partial(w.call, "service.withdraw", 1, a) for w, a in zip(workers, amounts, strict=True)]
+        outcomes = await dbkata.race(admin, withdrawals, gate=("account", "UPDATE"))
     require_all_arrived(outcomes, f"withdraw(1, amount) for {amounts} at the same moment")
     final, other, *_ = await balances(admin)
     taken = [a for a, o in zip(amounts, outcomes, strict=True) if o.error is None]
@@ -116,7 +115,8 @@ async def test_concurrent_withdrawals(exercise: Exercise, admin: AsyncEngine, st
     if problems:
         dbkata.fail(
             "concurrent withdrawals do not add up",
-            f"Account 1 held {start}; withdraw(1, amount) ran at the same moment for amounts {amounts}.",
+            f"Account 1 held {start}; withdraw(1, amount) ran at the same moment for amounts {amounts}, each in a "
+            "process of the app of its own.",
             "Outcomes: " + ", ".join(f"{a} → {o.describe()}" for a, o in zip(amounts, outcomes, strict=True)),
             *problems,
             advice=ADVICE,
@@ -131,18 +131,21 @@ async def test_concurrent_http_withdrawals(exercise: Exercise, admin: AsyncEngin
             lambda account: client.post(f"/accounts/{account}/withdraw", json={"amount": 1}),
             "POST /accounts/{id}/withdraw",
         )
-        outcomes = await dbkata.race(
-            admin,
-            [partial(client.post, "/accounts/1/withdraw", json={"amount": a}) for a in (25, 35, 45)],
-            gate=("account", "UPDATE"),
-        )
+    async with exercise.processes(3) as workers, AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(w.client(base_url="http://check")) for w in workers]
+        posts = [
+            partial(c.post, "/accounts/1/withdraw", json={"amount": a})
+            for c, a in zip(clients, (25, 35, 45), strict=True)
+        ]
+        outcomes = await dbkata.race(admin, posts, gate=("account", "UPDATE"))
     require_all_arrived(outcomes, "POST /accounts/1/withdraw with 25, 35 and 45 at the same moment")
     statuses = sorted(o.value.status_code if o.value is not None else 0 for o in outcomes)
     final, *_ = await balances(admin)
     if statuses != [200, 200, 409] or final not in (80 - 25 - 35, 80 - 25 - 45, 80 - 35 - 45):
         dbkata.fail(
             "concurrent withdrawals do not add up",
-            "Account 1 held 80; POST /accounts/1/withdraw with 25, 35 and 45 arrived at the same moment.",
+            "Account 1 held 80; POST /accounts/1/withdraw with 25, 35 and 45 arrived at the same moment, each at a "
+            "process of the app of its own.",
             f"They answered {statuses} and the balance ended at {final}.",
             "Expected two 200s, one 409, and the balance reduced by exactly the two that succeeded.",
             advice=ADVICE,

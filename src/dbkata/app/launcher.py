@@ -64,6 +64,7 @@ class AppLauncher:
         self._control: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._ids = itertools.count(1)
         self._lock = asyncio.Lock()
+        self._starting = asyncio.Lock()
 
     async def start(self) -> None:
         """Start the zygote and wait for it to connect back."""
@@ -106,8 +107,9 @@ class AppLauncher:
 
     async def spawn(self, package: str, code_root: Path, env: dict[str, str]) -> SocketChannel:
         """A fresh app process for one test, with ``env`` (its DATABASE_URL) set before any import."""
-        if self._control is None:
-            await self.start()
+        async with self._starting:  # spawns may come together (``exercise.processes``): one zygote for all
+            if self._control is None:
+                await self.start()
         assert self._control is not None
         path = self.sandbox.rendezvous / f"t{next(self._ids)}.sock"
         accepted: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (

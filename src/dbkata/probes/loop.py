@@ -90,6 +90,27 @@ class HeldUp:
     held_up: Any = None
     other: Any = None
     errors: list[BaseException] = field(default_factory=list)  # what either call raised, if anything
+    finished_first: bool = False  # the held-up call was over before it was ever seen waiting
+
+    def why_not(self, held_up: str, other: str) -> str:
+        """Why ``other`` was not answered while ``held_up`` waited, in words; "" when it was.
+
+        ``held_up`` and ``other`` name the two calls in the check's terms ("the create in list 1").
+        """
+        if self.errors:
+            return f"They raised {type(self.errors[0]).__name__}: {self.errors[0]}"[:200]
+        name = f"{held_up[:1].upper()}{held_up[1:]}"
+        if not self.waited and self.finished_first:
+            return f"{name} finished without waiting for the lock."
+        if not self.waited:
+            return (
+                f"{name} never waited for the lock in PostgreSQL, nor finished while it was held: code that "
+                "gives up on a locked row at once (NOWAIT, a short lock_timeout) and tries again stays out of "
+                "the lock's queue."
+            )
+        if not self.answered:
+            return f"{other[:1].upper()}{other[1:]} was not answered until the lock went (nothing moved for 5 s)."
+        return ""
 
 
 async def answered_while_held(
@@ -182,6 +203,7 @@ def _hold(
                 seen.waited = True
                 break
             time.sleep(0.002)
+        seen.finished_first = not seen.waited and first_done.is_set()
         waiting.set()
         if seen.waited:
             last, quiet_since = sessions(), time.monotonic()

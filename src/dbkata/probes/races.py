@@ -309,6 +309,7 @@ class HarnessTrigger:
     name: str
     oid: int
     function: int
+    version: str  # the xmin of its pg_trigger row: disabling and enabling it again makes a new one
 
 
 async def install_trigger(admin: AsyncEngine, table: str, name: str, *ddl: str) -> HarnessTrigger:
@@ -322,7 +323,7 @@ async def install_trigger(admin: AsyncEngine, table: str, name: str, *ddl: str) 
         row = (
             await conn.execute(
                 text(
-                    "select t.oid::int8, t.tgfoid::int8 from pg_catalog.pg_trigger t "
+                    "select t.oid::int8, t.tgfoid::int8, t.xmin::text from pg_catalog.pg_trigger t "
                     "join pg_catalog.pg_proc p on p.oid = t.tgfoid "
                     "where t.tgrelid = pg_catalog.to_regclass(:table) and t.tgname = :name "
                     "and p.proowner = (select r.oid from pg_catalog.pg_roles r where r.rolname = current_user)"
@@ -330,27 +331,33 @@ async def install_trigger(admin: AsyncEngine, table: str, name: str, *ddl: str) 
                 {"table": f'public."{table}"', "name": name},
             )
         ).one()
-    return HarnessTrigger(table, name, int(row[0]), int(row[1]))
+    return HarnessTrigger(table, name, int(row[0]), int(row[1]), str(row[2]))
 
 
 async def check_trigger(admin: AsyncEngine, trigger: HarnessTrigger, purpose: str) -> None:
-    """Fail the test (student-facing) if ``trigger`` was dropped, disabled or re-bound since it was installed."""
+    """Fail the test (student-facing) if ``trigger`` was dropped, disabled (even if enabled again) or re-bound."""
     __tracebackhide__ = True
     async with admin.connect() as conn:
         intact = (
             await conn.execute(
                 text(
                     "select count(*) from pg_catalog.pg_trigger t where t.oid = :oid and t.tgfoid = :function "
-                    "and t.tgenabled in ('O', 'A') and t.tgrelid = pg_catalog.to_regclass(:table)"
+                    "and t.xmin::text = :version and t.tgenabled in ('O', 'A') "
+                    "and t.tgrelid = pg_catalog.to_regclass(:table)"
                 ),
-                {"oid": trigger.oid, "function": trigger.function, "table": f'public."{trigger.table}"'},
+                {
+                    "oid": trigger.oid,
+                    "function": trigger.function,
+                    "version": trigger.version,
+                    "table": f'public."{trigger.table}"',
+                },
             )
         ).scalar_one()
     if not intact:
         feedback.fail(
             "the code under test removed a trigger of the checks",
             f"The checks put trigger {trigger.name} on table {trigger.table} to {purpose}. When they took it "
-            "off again, it had been dropped, disabled or replaced.",
+            "off again, it had been dropped, disabled (perhaps for a while only) or replaced.",
             "What the test observed meanwhile cannot be trusted, so it fails. Expected: the code leaves alone "
             "the triggers it did not create.",
         )
