@@ -56,8 +56,8 @@ def require_all_arrived(outcomes: dbkata.Race, what: str) -> None:
             f"{what}: while some waited at the harness's gate before their UPDATE, the others never reached "
             "the database (nothing moved on the server for 5 s).",
             "Expected every withdrawal to reach the database at once, where they are kept apart. Something "
-            "inside the app kept them apart instead (a lock, a queue), which protects nothing once the app "
-            "runs as several processes.",
+            "outside the database kept them apart instead (a file lock, a queue): only the database is shared "
+            "by every process of the app, wherever it runs.",
             advice="The database has to keep withdrawals apart: it is the one thing every process shares.",
         )
 

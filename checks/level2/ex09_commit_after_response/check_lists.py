@@ -228,8 +228,8 @@ async def test_two_creates_of_one_position_at_once(
             f"{call}: while one waited at the harness's gate before its INSERT, the other never reached the "
             "database (nothing moved on the server for 5 s).",
             "Expected both to reach the database at once: only the database can decide which one wins. "
-            "Something inside the app kept them apart (a lock, a queue), and that protects nothing once the "
-            "app runs as several processes.",
+            "Something outside the database kept them apart (a file lock, a queue), which protects nothing "
+            "once the app runs on several machines.",
             advice=CONFLICT,
         )
     if any(o.error is not None for o in outcomes):

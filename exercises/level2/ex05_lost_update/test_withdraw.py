@@ -56,27 +56,30 @@ async def test_two_withdrawals_at_the_same_moment_both_count(service: Exercise, 
             "Withdrawals from different accounts must not wait for each other.",
             advice="The database has to keep withdrawals apart: it is the one thing every process shares.",
         )
-    # race(): both calls run at once; a gate inside PostgreSQL holds every UPDATE of an account until
-    # both have got as far as they can, so whatever can go wrong between them does go wrong.
-    outcomes = await dbkata.race(
-        admin,
-        [lambda: service.call("service.withdraw", 1, 30), lambda: service.call("service.withdraw", 1, 50)],
-        gate=("account", "UPDATE"),
-    )
+    # race(): both calls run at once, each in a process of the app of its own (as when it runs as several
+    # workers); a gate inside PostgreSQL holds every write to an account until both have got as far as
+    # they can, so whatever can go wrong between them does go wrong.
+    async with service.processes(2) as (one, other):
+        outcomes = await dbkata.race(
+            admin,
+            [lambda: one.call("service.withdraw", 1, 30), lambda: other.call("service.withdraw", 1, 50)],
+            gate=("account", "UPDATE"),
+        )
     if not outcomes.all_arrived:  # one of them was kept outside the database until nothing moved for 5 s
         dbkata.fail(
             "two withdrawals never meet in the database",
             "Alice withdrew 30 and 50 at the same moment, and one of them never reached the database while the "
             "other waited at the test's gate.",
-            "Something inside the app kept them apart (a lock, a queue): that protects nothing once the app "
-            "runs as several processes.",
+            "Something kept them apart outside the database (a file lock, a queue): only the database is "
+            "shared by every process of the app, wherever it runs.",
             advice="The database has to keep withdrawals apart: it is the one thing every process shares.",
         )
     final = await balance(admin, 1)
     if [o.kind for o in outcomes] != ["ok", "ok"] or final != 20:
         dbkata.fail(
             "a withdrawal is lost",
-            f"Alice (balance 100) withdrew 30 and 50 at the same moment: {', '.join(o.describe() for o in outcomes)}.",
+            "Alice (balance 100) withdrew 30 and 50 at the same moment, each in a process of the app of its own: "
+            f"{', '.join(o.describe() for o in outcomes)}.",
             f"Afterwards her balance was {final} (read from a separate connection); expected 20.",
             advice="Look at what each withdrawal knows about the other between its read and its write.",
         )

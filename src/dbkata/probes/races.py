@@ -112,12 +112,16 @@ async def race(
     max_wait: float = _PATIENCE,
     settle: float = _SETTLE,
 ) -> Race:
-    """Run ``contenders`` concurrently behind a gate on ``(table, "UPDATE"|"INSERT"|"DELETE")``."""
+    """Run ``contenders`` concurrently behind a gate on ``(table, "UPDATE"|"INSERT"|"DELETE")``.
+
+    The operation names the write the contenders are expected to make; every row write to ``table``
+    (INSERT, UPDATE or DELETE) waits at the gate, so none can slip past it by writing another way.
+    """
     table, operation = gate
-    installed = await _install_gate(admin, table, operation.upper())
+    installed = await _install_gate(admin, table)
     try:
         results, arrived = await _behind_the_gate(admin, contenders, max_wait, settle)
-        await check_trigger(admin, installed, f"hold every {operation.upper()} until all contenders got there")
+        await check_trigger(admin, installed, "hold every write to it until all contenders got there")
     finally:
         await _remove_gate(admin, table)
     outcomes = Race(_outcomes(results), arrived)
@@ -363,7 +367,7 @@ async def check_trigger(admin: AsyncEngine, trigger: HarnessTrigger, purpose: st
         )
 
 
-async def _install_gate(admin: AsyncEngine, table: str, operation: str) -> HarnessTrigger:
+async def _install_gate(admin: AsyncEngine, table: str) -> HarnessTrigger:
     # dropped first: a function of that name the code created itself would stay the code's (and
     # replaceable by it) through CREATE OR REPLACE; qualified and pinned, so no search_path of the
     # contenders' sessions can swap the lock function for one of their own
@@ -374,7 +378,10 @@ async def _install_gate(admin: AsyncEngine, table: str, operation: str) -> Harne
         "drop function if exists dbkata_gate() cascade",
         "create function dbkata_gate() returns trigger language plpgsql set search_path = pg_catalog, pg_temp "
         f"as $$ begin perform pg_catalog.pg_advisory_xact_lock_shared({GATE_KEY}); return coalesce(new, old); end $$",
-        f'create trigger dbkata_gate before {operation} on "{table}" for each row execute function dbkata_gate()',
+        # every kind of row write waits, whichever the check names: code cannot slip past the gate by
+        # writing its change another way (a DELETE and an INSERT instead of an UPDATE)
+        f'create trigger dbkata_gate before insert or update or delete on "{table}" '
+        "for each row execute function dbkata_gate()",
     )
 
 
