@@ -37,6 +37,13 @@ async def no_waiting_in_the_app(admin: AsyncEngine, withdraw: Callable[[int], Aw
         admin, "select id from account where id = 3 for update", lambda: withdraw(3), lambda: withdraw(4)
     )
     what = seen.why_not("the withdrawal from account 3", "the one from account 4")
+    if what and not (seen.waited or seen.finished_first or seen.errors):
+        dbkata.fail(
+            "a withdrawal never waits for a locked row",
+            f"The harness locked account 3's row, then started {how} on account 3. {what}",
+            "Expected it to wait in PostgreSQL until the row is free, then go on.",
+            advice="The database has to keep withdrawals apart: let it queue them.",
+        )
     if what:
         dbkata.fail(
             "a withdrawal waits for another one in the app",

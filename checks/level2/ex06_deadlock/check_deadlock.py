@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from functools import partial
 
 import httpx
 import pytest
@@ -61,13 +63,26 @@ def describe(transfers: list[tuple[int, int, int]]) -> str:
     return ", ".join(f"{a}→{b} ({amount})" for a, b, amount in transfers)
 
 
-async def run_transfers(
-    client: httpx.AsyncClient, admin: AsyncEngine, transfers: list[tuple[int, int, int]]
-) -> LockstepRun:
-    def post(a: int, b: int, amount: int):  # type: ignore[no-untyped-def]
-        return lambda: client.post("/transfers", json={"from_id": a, "to_id": b, "amount": amount})
-
-    return await lockstep(admin, [post(*t) for t in transfers])
+async def run_transfers(exercise: Exercise, admin: AsyncEngine, transfers: list[tuple[int, int, int]]) -> LockstepRun:
+    # each transfer at a process of the app of its own, as when it runs as several workers: a lock inside
+    # the app keeps nothing apart, only what the database does counts
+    async with exercise.processes(len(transfers)) as workers, AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(w.client(base_url="http://bank")) for w in workers]
+        posts = [
+            partial(c.post, "/transfers", json={"from_id": a, "to_id": b, "amount": amount})
+            for c, (a, b, amount) in zip(clients, transfers, strict=True)
+        ]
+        run = await lockstep(admin, posts)
+    if not run.all_paused:
+        dbkata.fail(
+            "transfers running at the same moment never meet in the database",
+            f"Sent POST /transfers {describe(transfers)} at the same moment, each to a process of the app of "
+            "its own; some never reached the database while the others held their first row.",
+            "Expected every transfer to reach the database at once: something outside it kept them apart (a "
+            "file lock, a queue), which protects nothing once the app runs on several machines.",
+            advice=ADVICE,
+        )
+    return run
 
 
 @pytest.mark.parametrize(
@@ -79,17 +94,17 @@ async def run_transfers(
     ids=["pair", "cycle_of_six"],
 )
 async def test_overlapping_transfers_all_succeed_without_deadlock(
-    client: httpx.AsyncClient, admin: AsyncEngine, transfers: list[tuple[int, int, int]]
+    exercise: Exercise, admin: AsyncEngine, transfers: list[tuple[int, int, int]]
 ) -> None:
     start = {3: 500, 7: 500, 12: 500, 40: 500}
     await open_accounts(admin, start)
-    run = await run_transfers(client, admin, transfers)
+    run = await run_transfers(exercise, admin, transfers)
     got = answers(run)
     if any(a != "HTTP 201" for a in got):
         dbkata.fail(
             "transfers running at the same moment do not all succeed",
-            f"Sent POST /transfers {describe(transfers)} at the same moment; each held the first row it "
-            "locked before any asked for another.",
+            f"Sent POST /transfers {describe(transfers)} at the same moment, each to a process of the app of "
+            "its own; each held the first row it locked before any asked for another.",
             f"Answers: {tally(got)}.",
             f"PostgreSQL broke {run.deadlocks} deadlock(s) (SQLSTATE 40P01). Expected: every transfer 201.",
             advice=ADVICE,
@@ -126,10 +141,10 @@ async def test_overlapping_transfers_all_succeed_without_deadlock(
 
 
 @pytest.mark.guard  # the untouched starter passes it
-async def test_overlapping_transfers_cannot_overdraw(client: httpx.AsyncClient, admin: AsyncEngine) -> None:
+async def test_overlapping_transfers_cannot_overdraw(exercise: Exercise, admin: AsyncEngine) -> None:
     await open_accounts(admin, {5: 100, 6: 0, 9: 0})
     transfers = [(5, 6, 70), (5, 9, 60)]
-    run = await run_transfers(client, admin, transfers)
+    run = await run_transfers(exercise, admin, transfers)
     got = answers(run)
     final = await balances(admin)
     accepted = [t for t, a in zip(transfers, got, strict=True) if a == "HTTP 201"]

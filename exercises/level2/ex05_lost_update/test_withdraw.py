@@ -49,6 +49,13 @@ async def test_two_withdrawals_at_the_same_moment_both_count(service: Exercise, 
         lambda: service.call("service.withdraw", 4, 10),
     )
     what = seen.why_not("Carol's withdrawal", "Dan's withdrawal")
+    if what and not (seen.waited or seen.finished_first or seen.errors):
+        dbkata.fail(
+            "a withdrawal never waits for a locked row",
+            f"The test locked Carol's row, then started her withdrawal. {what}",
+            "Expected it to wait in PostgreSQL until the row is free, then go on.",
+            advice="The database has to keep withdrawals apart: let it queue them.",
+        )
     if what:
         dbkata.fail(
             "a withdrawal waits for another one in the app",

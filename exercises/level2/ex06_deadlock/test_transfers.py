@@ -53,17 +53,17 @@ async def test_a_transfer_larger_than_the_balance_is_refused(client: httpx.Async
     assert await balances(admin) == {1: 100, 2: 100}
 
 
-async def test_opposite_transfers_at_the_same_moment_both_succeed(
-    client: httpx.AsyncClient, admin: AsyncEngine
-) -> None:
+async def test_opposite_transfers_at_the_same_moment_both_succeed(exercise: Exercise, admin: AsyncEngine) -> None:
     await open_accounts(admin, {1: 100, 2: 100})
-    run = await lockstep(
-        admin,
-        [
-            lambda: client.post("/transfers", json={"from_id": 1, "to_id": 2, "amount": 30}),
-            lambda: client.post("/transfers", json={"from_id": 2, "to_id": 1, "amount": 20}),
-        ],
-    )
+    # each transfer at a process of the app of its own, as when it runs as several workers
+    async with exercise.processes(2) as (one, other), one.client() as first, other.client() as second:
+        run = await lockstep(
+            admin,
+            [
+                lambda: first.post("/transfers", json={"from_id": 1, "to_id": 2, "amount": 30}),
+                lambda: second.post("/transfers", json={"from_id": 2, "to_id": 1, "amount": 20}),
+            ],
+        )
     answers = [
         f"HTTP {o.value.status_code}"
         if o.error is None
@@ -75,8 +75,8 @@ async def test_opposite_transfers_at_the_same_moment_both_succeed(
     if run.deadlocks or answers != ["HTTP 201", "HTTP 201"]:
         dbkata.fail(
             "two transfers in opposite directions deadlocked",
-            "Sent POST /transfers 1→2 (30) and 2→1 (20) at the same moment; each held its first row "
-            "before asking for its second.",
+            "Sent POST /transfers 1→2 (30) and 2→1 (20) at the same moment, each to a process of the app of "
+            "its own; each held its first row before asking for its second.",
             f"Answers: {answers[0]} and {answers[1]}; PostgreSQL broke {run.deadlocks} deadlock(s) "
             "(SQLSTATE 40P01). Expected: both 201, no deadlock.",
             advice="Compare the order in which each transfer locks the two rows.",
