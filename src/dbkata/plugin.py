@@ -179,6 +179,7 @@ def _fail_if_schema_changed(item: pytest.Item, report: pytest.TestReport) -> Non
 
 _INFRA = pytest.StashKey[Infrastructure]()
 _SCHEMA = pytest.StashKey[tuple[Database, schema_guard.Fingerprint]]()
+_TEMPLATE_SCHEMAS: dict[str, schema_guard.Fingerprint] = {}  # template name: its relations, as cloned
 
 
 def _drop_gc_reclaim_log(record: logging.LogRecord) -> bool:
@@ -212,8 +213,11 @@ def dbkata_template(pytestconfig: pytest.Config, dbkata_ddl: list[str]) -> str:
 def db(request: pytest.FixtureRequest, dbkata_cluster: Cluster, dbkata_template: str) -> Iterator[Database]:
     """A fresh database for this test only, cloned from the exercise's schema template."""
     database = dbkata_cluster.clone(dbkata_template)
-    # before any code under test runs: the test fails if its relations are tampered with (schema_guard)
-    request.node.stash[_SCHEMA] = (database, schema_guard.fingerprint(database))
+    # before any code under test runs: the test fails if its relations are tampered with (schema_guard).
+    # A clone's relations are its template's, oids included, so the first clone's fingerprint serves all.
+    if dbkata_template not in _TEMPLATE_SCHEMAS:
+        _TEMPLATE_SCHEMAS[dbkata_template] = schema_guard.fingerprint(database)
+    request.node.stash[_SCHEMA] = (database, _TEMPLATE_SCHEMAS[dbkata_template])
     yield database
     dbkata_cluster.drop(database.name)
 

@@ -51,7 +51,9 @@ async def test_locking_fixes_keep_both_updates(apps: ModuleType, admin: AsyncEng
 async def test_a_lock_in_the_app_keeps_contenders_from_meeting(apps: ModuleType, admin: AsyncEngine) -> None:
     """The second withdrawal waits in the app, never in the database: the gate gives up once nothing moves."""
     await _accounts(admin, 100)
-    outcomes = await dbkata.race(admin, _twice(apps.withdraw_one_at_a_time, 1, 30), gate=("account", "UPDATE"))
+    outcomes = await dbkata.race(
+        admin, _twice(apps.withdraw_one_at_a_time, 1, 30), gate=("account", "UPDATE"), settle=1.0
+    )
     assert not outcomes.all_arrived
     assert [o.kind for o in outcomes] == ["ok", "ok"]  # the app lock did keep them apart, in this one process
     assert await _balances(admin) == [40]
