@@ -39,18 +39,18 @@ WITH_CODE = [spec for spec in CATALOG.exercises if spec.editable != (ANSWERS,)]
 
 @pytest.fixture(scope="module")
 def as_graded(request: pytest.FixtureRequest, shared_server: None) -> Iterator[dict[str, Future[list[Verdict]]]]:
-    """Every exercise self-checked as graded, three exercises at a time (each runs its targets 4 at a time).
+    """Every exercise self-checked as graded, two exercises at a time (each runs its targets 4 at a time).
 
-    Much of a self-check's time is spent waiting (processes starting, locks held until nothing moves):
-    two side by side kept the 2 cores only a little over half busy (8.5 min of CPU in 7.5 min), so three
-    go side by side; the outcomes are load-independent by design, which this also exercises.
+    Most of a self-check's time is spent waiting (processes starting, locks held until nothing moves),
+    so two exercises side by side take about half the time on 2 cores; the outcomes are load-independent
+    by design, which this also exercises.
     """
     chosen = {
         item.callspec.params["spec"].id
         for item in request.session.items
         if item.originalname == "test_exercise_selfcheck_as_graded" and isinstance(item, pytest.Function)
     }
-    with ThreadPoolExecutor(3) as pool:
+    with ThreadPoolExecutor(2) as pool:
         yield {
             spec.id: pool.submit(selfcheck_exercise, CATALOG, spec, modes=frozenset({Mode.SPLIT}))
             for spec in WITH_CODE
