@@ -3,8 +3,9 @@
     python benchmarks/bench_grading.py [--copies K] [--jobs J] [--exercise ID ...] [--workbook DIR]
 
 1. Baseline: every pytest run the grader would make for one copy of the reference solution (each
-   exercise's tests and checks, and each student-written test against the reference, the starter and
-   the known-bad variants), run plainly with ``dbkata.runner.run_tree``: the checks' own run time.
+   exercise's tests and checks, and each student-written test against the reference, the known-good
+   variants, the starter and the known-bad variants), run plainly with ``dbkata.runner.run_tree``:
+   the checks' own run time.
 2. Grading: K copies of the full solution as a class, graded by ``grade_batch`` with J jobs (sandbox,
    per-submission database role, assembly, records, every output).
 3. Overhead = grading time / (K * baseline / J) - 1; and memory: the largest resident set of any one
@@ -38,8 +39,10 @@ def baseline_runs(catalog: Catalog, spec: ExerciseSpec) -> list[tuple[Path, Path
     runs: list[tuple[Path, Path | None, tuple[str, ...]]] = [(solution, None, ())]
     for task in spec.tasks:
         if task.student_test:
-            flawed = [catalog.exercise_dir(spec), *(v for v in catalog.variants(spec) if v.name.startswith("bad_"))]
-            runs += [(code, solution, (task.student_test,)) for code in [solution, *flawed]]
+            variants = catalog.variants(spec)
+            correct = [solution, *(v for v in variants if v.name.startswith("good_"))]
+            flawed = [catalog.exercise_dir(spec), *(v for v in variants if v.name.startswith("bad_"))]
+            runs += [(code, solution, (task.student_test,)) for code in [*correct, *flawed]]
     return runs
 
 

@@ -5,13 +5,16 @@
 Builds the demo class (examples/demo_class.py), grades it once as it is and once while N processes
 (default: one per core) spin on the CPU, and prints both wall times and whether grades.csv came out
 byte-identical. It prints figures and asserts nothing about time; a difference in grades.csv is
-printed as a diff and makes the exit status 1.
+printed as a diff and makes the exit status 1. Each grade.py run calibrates its time limits from the
+reference (docs/instructor.md, "Limits and isolation"); what each calibration measured is printed too.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import json
+import math
 import multiprocessing
 import os
 import subprocess
@@ -40,6 +43,17 @@ def grade(subs: Path, out: Path, exercises: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def calibration(out: Path) -> str:
+    """What grade.py's calibration measured (the reference's run time) and the per-call limits it gave."""
+    data = json.loads((out / "calibration.json").read_text())
+    runs = data["runs"]
+    limits = sorted(max(120, math.ceil(data["factor"] * max(seconds))) for seconds in runs.values())
+    return (
+        f"reference {sum(map(sum, runs.values())):.1f} s for {len(runs)} exercise(s) at load average "
+        f"{data['load_average'][0]:g}; per-call limits {limits[0]}–{limits[-1]} s"
+    )
+
+
 def main() -> int:
     """Grade idle, grade loaded, compare."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,7 +73,10 @@ def main() -> int:
                 hog.kill()
         a = (Path(tmp) / "idle" / "grades.csv").read_text().splitlines()
         b = (Path(tmp) / "loaded" / "grades.csv").read_text().splitlines()
+        measured = {run: calibration(Path(tmp) / run) for run in ("idle", "loaded")}
     print(f"idle: {idle:.1f} s; with {args.hogs} CPU hog(s): {loaded:.1f} s ({loaded / idle:.2f}x)")
+    for run, line in measured.items():
+        print(f"calibration, {run}: {line}")
     if a == b:
         print("grades.csv: byte-identical")
         return 0

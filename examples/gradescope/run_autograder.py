@@ -10,6 +10,11 @@ the zip is then just:
 
 On an infrastructure error no results.json is written, so Gradescope shows the run as failed (to be
 rerun) instead of giving a zero.
+
+Every run first calibrates grade.py's time limits on the machine Gradescope gave it, by grading the
+reference solution (about as long as grading a student who solved everything; see "Limits and
+isolation" in docs/instructor.md). To skip that and use fixed limits, end the command with
+`-- --timeout 120`.
 """
 
 from __future__ import annotations

@@ -267,3 +267,40 @@ def test_a_resubmitted_exercise_is_graded_again_and_the_others_keep_their_grades
 
     proc = run_grade(subs, "--out", out, "--jobs", "2", "--timeout", "60", "--exercise", "level2/ex01_tally")
     assert not [line for line in proc.stderr.splitlines() if line.startswith("[")]  # nothing changed: nothing to do
+
+
+def test_calibrated_limits_grade_the_class_alike_and_a_resumed_run_reuses_them(
+    single: dict[str, Any], echo_single: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "calibrated"
+    first = run_grade(single["subs"], "--out", out, "--jobs", "2", "--exercise", "level2/ex02_echo")
+    assert "calibrating the time limits: grading the reference solution of 1 exercise(s)" in first.stderr
+    assert "calibrated: the reference took " in first.stderr
+    measured = json.loads((out / "calibration.json").read_text())
+    assert list(measured["runs"]) == ["level2/ex02_echo"]
+    assert measured["runs"]["level2/ex02_echo"]
+    assert all(s > 0 for s in measured["runs"]["level2/ex02_echo"])
+    assert _grades(out) == _grades(echo_single)  # the limits decide no grade
+    assert json.loads((out / "batch.json").read_text())["settings"]["calibrated"] is True
+
+    resumed = run_grade(single["subs"], "--out", out, "--jobs", "2", "--exercise", "level2/ex02_echo", "--only", "twin")
+    assert "calibrating" not in resumed.stderr  # measured once per output folder
+    assert "calibrated: the reference took " in resumed.stderr
+    assert json.loads((out / "calibration.json").read_text())["runs"] == measured["runs"]
+
+
+def test_grading_stops_before_any_student_when_the_reference_loses_points(
+    single: dict[str, Any], tmp_path: Path
+) -> None:
+    workbook = tmp_path / "workbook"  # not a git checkout: graded from its files as they are
+    shutil.copytree(WORKBOOK, workbook)
+    (workbook / "solutions" / "level2" / "ex02_echo" / "echo.py").write_text(BUGGY_ECHO)
+    out = tmp_path / "out"
+    command = grade_cmd(single["subs"], "--out", out, "--exercise", "level2/ex02_echo")
+    command[command.index("--workbook") + 1] = str(workbook)
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "the reference solution does not earn full marks on this machine" in proc.stderr
+    assert "level2/ex02_echo 1.5/2" in proc.stderr
+    assert not list((out / "records").glob("*.json"))  # no student was graded
+    assert not (out / "calibration.json").exists()

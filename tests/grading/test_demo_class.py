@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,9 @@ def demo_grades(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # No --timeout: the limits were calibrated from the reference, which earned full marks in the sandbox.
+    assert "calibrated: the reference took " in proc.stderr
+    assert list(json.loads((out / "calibration.json").read_text())["runs"]) == [EX]
     with open(out / "grades.csv", newline="") as fh:
         return {row["student"]: row for row in csv.DictReader(fh)}
 

@@ -11,6 +11,8 @@ from dbkata.cli.common import Adder, CliError
 from dbkata.grading.feedback import LEVELS
 from dbkata.grading.outputs import OUTPUT_UMASK
 
+CALL_FLOOR = 120.0  # seconds per call and per student-test run, the least a calibration gives
+SUBMISSION_FLOOR = 900.0  # seconds per submission, likewise
 _UMASK_HELP = "umask of the outputs, octal (default 027: files 0640, folders 0750)"
 
 
@@ -51,10 +53,15 @@ def _add_grade(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout",
         type=float,
-        default=120,
-        help="wall seconds per call to the code and per student-test run (default 120)",
+        help="fixed wall seconds per call to the code and per student-test run (default: calibrated on this "
+        f"machine from a graded run of the reference, at least {CALL_FLOOR:g})",
     )
-    p.add_argument("--submission-timeout", type=float, default=900, help="wall seconds per submission")
+    p.add_argument(
+        "--submission-timeout",
+        type=float,
+        default=SUBMISSION_FLOOR,
+        help=f"wall seconds per submission (default {SUBMISSION_FLOOR:g}, or more where the calibration says so)",
+    )
     p.add_argument("--memory", type=int, default=2048, help="MB of address space per process (default 2048)")
     p.add_argument("--file-size", type=int, default=64, help="MB per file (and captured output) a run may write")
     p.add_argument("--trust-submissions", action="store_true", help="grade even where submissions cannot be sandboxed")
@@ -73,8 +80,15 @@ def grade(a: argparse.Namespace) -> int:
     catalog = load_catalog(a.workbook)
     for ex in a.exercise:
         catalog.get(ex)  # an unknown id fails here, naming the known ones
-    limits = Limits(timeout=a.timeout, memory_mb=a.memory, file_size_mb=a.file_size)
-    settings = RunSettings(limits, a.submission_timeout, no_network=True, trust_submissions=a.trust_submissions)
+    timeout = CALL_FLOOR if a.timeout is None else a.timeout
+    limits = Limits(timeout=timeout, memory_mb=a.memory, file_size_mb=a.file_size)
+    settings = RunSettings(
+        limits,
+        a.submission_timeout,
+        no_network=True,
+        trust_submissions=a.trust_submissions,
+        calibrate=a.timeout is None,  # no --timeout: scale the limits from the reference on this machine
+    )
     options = BatchOptions(
         a.submissions, a.out, a.jobs, a.force, tuple(a.only), tuple(a.exercise), a.shard, settings, a.feedback, a.umask
     )

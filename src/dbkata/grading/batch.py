@@ -17,6 +17,7 @@ import re
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 import psutil
 
 from dbkata.catalog import Catalog, ExerciseSpec
-from dbkata.grading import collect, state
+from dbkata.grading import calibrate, collect, state
 from dbkata.grading.database import GradingDatabase
 from dbkata.grading.expect import Expectations
 from dbkata.grading.outputs import OUTPUT_UMASK, write_outputs
@@ -38,6 +39,7 @@ from dbkata.grading.workbook import committed_workbook
 from dbkata.report import Status
 
 _WORK_PREFIX = "dbkata-grade-"
+_CALIBRATION_BUDGET = 4 * 3600.0  # the reference's own run: trusted code, stopped only by the per-call limit
 ISOLATED = "sandboxed: namespaces, allow-list"
 TRUSTED = "submissions were trusted: not isolated"
 
@@ -107,9 +109,10 @@ def _grade_batch(
         progress.note(f"isolation: {settings['isolation']}")
     for line in [*(f"warning: {w}" for w in warnings), *skipped]:
         progress.note(line)
-    progress.begin(len(todo), max(1, min(options.jobs, len(todo))))
     if todo:
         _run_all(catalog, options, info, todo, progress)
+    else:
+        progress.begin(0, 1)
     progress.close()
     return write_outputs(options.out, options.feedback, options.umask)
 
@@ -162,9 +165,13 @@ def _run_all(
     specs = {s.id: s for s in catalog.exercises}
     expected = Expectations(catalog)
     try:
+        settings_of = _calibrated(catalog, options, info, todo, (slots, db, settings, work, expected), progress)
+        progress.begin(len(todo), max(1, min(options.jobs, len(todo))))
         with ThreadPoolExecutor(max(1, options.jobs)) as pool:
             futures = [
-                pool.submit(_grade_one, catalog, specs, t, slots, db, settings, work, options, info, progress, expected)
+                pool.submit(
+                    _grade_one, catalog, specs, t, slots, db, settings_of(t), work, options, info, progress, expected
+                )
                 for t in todo
             ]
             for future in futures:
@@ -172,6 +179,60 @@ def _run_all(
     finally:
         shutil.rmtree(work, ignore_errors=True)
         db.stop()
+
+
+def _calibrated(
+    catalog: Catalog,
+    options: BatchOptions,
+    info: dict[str, Any],
+    todo: list[_Todo],
+    grading: tuple[queue.Queue[Slot], GradingDatabase, RunSettings, Path, Expectations],
+    progress: Progress,
+) -> Callable[[_Todo], RunSettings]:
+    """Each submission's settings: as given, or with the limits calibrated on this machine (``calibrate``)."""
+    slots, db, settings, work, expected = grading
+    if not settings.calibrate:
+        return lambda _todo: settings
+    wanted = sorted({e for t in todo for e in t.exercises})
+    # What an earlier run measured for this workbook is reused (a resumed run keeps its limits); --force measures anew.
+    found = calibrate.Calibration(info["workbook"]) if options.force else calibrate.load(options.out, info["workbook"])
+    missing = found.missing(wanted)
+    if missing:
+        progress.note(f"calibrating the time limits: grading the reference solution of {len(missing)} exercise(s)")
+        specs = {s.id: s for s in catalog.exercises}
+
+        def measured(exercise: str, so_far: calibrate.Calibration) -> None:
+            calibrate.save(options.out, so_far)  # kept at once: a killed calibration resumes from here
+            progress.note(f"  the reference of {exercise} took {sum(so_far.runs[exercise]):.1f} s")
+
+        slot = slots.get()
+        try:
+            found = calibrate.measure(
+                catalog,
+                [specs[e] for e in missing],
+                found,
+                lambda chosen, sub, timings: grade_submission(
+                    catalog,
+                    chosen,
+                    sub,
+                    slot,
+                    db,
+                    replace(settings, submission_timeout=_CALIBRATION_BUDGET),
+                    work / "calibration",
+                    options.jobs,
+                    expected,
+                    timings,
+                ),
+                measured,
+            )
+        finally:
+            slots.put(slot)
+    floor, budget = settings.limits.timeout, settings.submission_timeout
+    progress.note(found.summary(wanted, floor, budget))
+    timeouts = {e: found.timeout(e, floor) for e in wanted}
+    return lambda t: replace(
+        settings, timeouts=timeouts, submission_timeout=found.submission_timeout(t.exercises, budget)
+    )
 
 
 def _grade_one(
@@ -230,6 +291,7 @@ def _settings_json(settings: RunSettings) -> dict[str, Any]:
         "limits": data["limits"],
         "submission_timeout": data["submission_timeout"],
         "no_network": data["no_network"],
+        "calibrated": settings.calibrate,
         "isolation": ISOLATED if isolation_available() else TRUSTED,
     }
 

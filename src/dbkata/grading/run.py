@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,13 @@ class RunSettings:
     no_network: bool = False
     read_only: tuple[str, ...] = ()  # what the code may read besides its run folder (the db socket folder)
     trust_submissions: bool = False  # grade even where the sandbox cannot isolate the code
+    calibrate: bool = False  # scale the time limits from a graded run of the reference (dbkata.grading.calibrate)
+    timeouts: Mapping[str, float] = field(default_factory=dict)  # calibrated: exercise id -> limits.timeout
+
+    def limits_for(self, exercise: str) -> Limits:
+        """The limits of one exercise's runs: the calibrated timeout where there is one, else ``limits``'s."""
+        timeout = self.timeouts.get(exercise)
+        return self.limits if timeout is None else replace(self.limits, timeout=timeout)
 
 
 @dataclass
@@ -73,6 +80,7 @@ class _Context:
     counter: itertools.count[int]
     jobs: int = 1
     expected: Expectations | None = None
+    timings: dict[str, list[float]] | None = None
 
 
 def grade_submission(
@@ -85,10 +93,12 @@ def grade_submission(
     work: Path,
     jobs: int = 1,
     expected: Expectations | None = None,
+    timings: dict[str, list[float]] | None = None,
 ) -> GradingRecord:
     """Grade the chosen exercises of one submission; every problem becomes part of the record.
 
-    ``expected`` caches the ids each run must report across a batch (collected here when not given).
+    ``expected`` caches the ids each run must report across a batch (collected here when not given);
+    ``timings``, when given, gets each run's wall seconds, by exercise (the calibration measures so).
     """
     exercises: dict[str, ExerciseRun] = {}
     work.mkdir(parents=True, exist_ok=True)
@@ -99,7 +109,7 @@ def grade_submission(
     role = _role(db)
     deadline = started + settings.submission_timeout
     expected = expected or Expectations(catalog)
-    ctx = _Context(catalog, slot, db, role, settings, work, deadline, itertools.count(1), jobs, expected)
+    ctx = _Context(catalog, slot, db, role, settings, work, deadline, itertools.count(1), jobs, expected, timings)
     try:
         for spec in specs:
             exercises[spec.id] = with_learning(grade_exercise(ctx, spec, staged / spec.id), catalog, spec, sub)
@@ -250,11 +260,14 @@ def _run_once(
         return RunResult(
             Status.NOT_RUN, message=f"the submission's time budget of {ctx.settings.submission_timeout:g} s was used up"
         )
+    started = time.monotonic()
     try:
         if tests_from is None:
             return _run_split(ctx, spec, code, remaining)
         return _run_student_test(ctx, spec, code, tests_from, selection, remaining)
     finally:
+        if ctx.timings is not None:
+            ctx.timings.setdefault(spec.id, []).append(time.monotonic() - started)
         # What the run's code stored in its role's settings (or owns in the server's own database) is
         # undone before the next run: nothing crosses from one run, or one exercise, to the next.
         _quietly(ctx.db.ensure_role, ctx.role)
@@ -278,7 +291,8 @@ def _run_split(ctx: _Context, spec: ExerciseSpec, code: Path, remaining: float) 
         tree.chmod(0o700)
         ctx.slot.give(app)
         ctx.slot.give(rendezvous)
-        limits = replace(ctx.settings.limits, timeout=min(ctx.settings.limits.timeout, remaining))
+        limits = ctx.settings.limits_for(spec.id)
+        limits = replace(limits, timeout=min(limits.timeout, remaining))
         app_env = ctx.slot.env(app, ctx.role.url)
         app_env.pop("DATABASE_URL")  # each test's app process gets its own test database's URL
         sandbox = AppSandbox(
@@ -325,8 +339,9 @@ def _run_student_test(
     log = ctx.work / f"run{n}.log"
     log.touch(mode=0o600)  # the run's output is the grader's alone
     log.chmod(0o600)
-    timeout = min(ctx.settings.limits.timeout, remaining)
-    limits = replace(ctx.settings.limits, timeout=timeout)
+    limits = ctx.settings.limits_for(spec.id)
+    timeout = min(limits.timeout, remaining)
+    limits = replace(limits, timeout=timeout)
     try:
         targets = [str(folder / s) for s in selection]
         return run_tree(
