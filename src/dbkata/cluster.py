@@ -238,6 +238,11 @@ class Cluster:
 
     # -- per-test databases ---------------------------------------------------------------------------
 
+    def database_oid(self, name: str) -> int | None:
+        """The oid of a database (a template rebuilt under the same name gets a new one), None if absent."""
+        row = self.conn().execute("select oid from pg_database where datname = %s", (name,)).fetchone()
+        return int(str(row[0])) if row else None
+
     def clone(self, template: str) -> Database:
         """A fresh sealed database copied from ``template`` (file copy: a few ms on tmpfs)."""
         name = f"{NAME_PREFIX}{os.getpid()}_{next(self._seq)}"

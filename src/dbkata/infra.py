@@ -59,9 +59,9 @@ class Infrastructure:
                 self._exit(self._failure)
         return self._cluster
 
-    def template(self, ddl: tuple[str, ...]) -> str:
-        """The template database for one schema (cached for the run)."""
-        if ddl not in self._templates:
+    def template(self, ddl: tuple[str, ...], *, rebuild: bool = False) -> str:
+        """The template database for one schema (cached for the run; ``rebuild``: it was pruned since)."""
+        if rebuild or ddl not in self._templates:
             self._templates[ddl] = self.cluster().template(ddl)
         return self._templates[ddl]
 

@@ -179,7 +179,7 @@ def _fail_if_schema_changed(item: pytest.Item, report: pytest.TestReport) -> Non
 
 _INFRA = pytest.StashKey[Infrastructure]()
 _SCHEMA = pytest.StashKey[tuple[Database, schema_guard.Fingerprint]]()
-_TEMPLATE_SCHEMAS: dict[str, schema_guard.Fingerprint] = {}  # template name: its relations, as cloned
+_TEMPLATE_SCHEMAS: dict[tuple[str, int | None], schema_guard.Fingerprint] = {}  # (name, oid): relations as cloned
 
 
 def _drop_gc_reclaim_log(record: logging.LogRecord) -> bool:
@@ -212,12 +212,20 @@ def dbkata_template(pytestconfig: pytest.Config, dbkata_ddl: list[str]) -> str:
 @pytest.fixture
 def db(request: pytest.FixtureRequest, dbkata_cluster: Cluster, dbkata_template: str) -> Iterator[Database]:
     """A fresh database for this test only, cloned from the exercise's schema template."""
+    template = (dbkata_template, dbkata_cluster.database_oid(dbkata_template))
+    if template[1] is None:  # another run pruned it (it keeps its owner's newest templates): build it again
+        request.config.stash[_INFRA].template(tuple(request.getfixturevalue("dbkata_ddl")), rebuild=True)
+        template = (dbkata_template, dbkata_cluster.database_oid(dbkata_template))
     database = dbkata_cluster.clone(dbkata_template)
     # before any code under test runs: the test fails if its relations are tampered with (schema_guard).
-    # A clone's relations are its template's, oids included, so the first clone's fingerprint serves all.
-    if dbkata_template not in _TEMPLATE_SCHEMAS:
-        _TEMPLATE_SCHEMAS[dbkata_template] = schema_guard.fingerprint(database)
-    request.node.stash[_SCHEMA] = (database, _TEMPLATE_SCHEMAS[dbkata_template])
+    # A clone's relations are its template's, oids included, so the first clone's fingerprint serves all
+    # clones of that template; a template another run pruned and rebuilt under its name is another one.
+    known = _TEMPLATE_SCHEMAS.get(template)
+    if known is None:
+        known = schema_guard.fingerprint(database)
+        if dbkata_cluster.database_oid(dbkata_template) == template[1]:  # not rebuilt while we cloned it
+            _TEMPLATE_SCHEMAS[template] = known
+    request.node.stash[_SCHEMA] = (database, known)
     yield database
     dbkata_cluster.drop(database.name)
 

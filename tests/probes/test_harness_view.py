@@ -150,6 +150,21 @@ async def test_a_test_whose_code_swapped_a_table_fails_whatever_it_asserted(pyte
     )
 
 
+async def test_a_template_rebuilt_under_its_name_is_fingerprinted_anew(pytester: pytest.Pytester) -> None:
+    """Another run may prune a template and build it again mid-session: its new oids are no tampering."""
+    pytester.makepyprojecttoml(PYTEST_CONFIG)
+    folder = pytester.mkpydir("exercises").joinpath("level2")
+    folder.mkdir()
+    (folder / "__init__.py").touch()
+    exercise = folder / "ex04_demo"
+    exercise.mkdir()
+    (exercise / "__init__.py").touch()
+    (exercise / "models.py").write_text(_MODELS)
+    (exercise / "test_demo.py").write_text(_REBUILDING_TESTS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+
+
 _MODELS = """
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -177,4 +192,21 @@ def test_swaps_the_table(db):
 @pytest.mark.task(1)
 def test_makes_a_table_of_its_own(db):
     _as_app(db, "create table scratch (id int)", "insert into item (id) values (1)")
+"""
+
+_REBUILDING_TESTS = """
+import pytest
+
+@pytest.mark.task(1)
+def test_before(db):
+    pass
+
+@pytest.mark.task(1)
+def test_the_template_is_pruned(dbkata_cluster, dbkata_template):
+    dbkata_cluster.drop(dbkata_template)
+    assert dbkata_cluster.database_oid(dbkata_template) is None
+
+@pytest.mark.task(1)
+def test_after(db):
+    pass
 """
