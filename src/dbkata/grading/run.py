@@ -1,8 +1,10 @@
 """Run one submission: each exercise assembled on a pristine tree, in the sandbox, on its own databases.
 
 The result is a typed grading record (:mod:`dbkata.grading.record`; no timings in the graded part,
-messages normalised), so that grading the same submission twice, or resuming after a kill, gives
-byte-identical outputs. A code-task run's report is checked against the ids the workbook expects
+messages normalised), so that grading the same submission twice, or resuming after a kill, gives the
+same grades, and byte-identical outputs except for what a failed concurrency check saw happen in its
+run (which of two racing requests lost its update), which it reports as it was. A code-task run's
+report is checked against the ids the workbook expects
 (:mod:`dbkata.grading.expect`); the student-written test files never take part in that run.
 """
 
