@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dbkata.assemble import PYTEST_CONFIG
+from tests.conftest import demo_exercise
 
 _TESTS = """
 import pytest
@@ -25,14 +25,7 @@ def test_second_task_other_test_passes():
 
 
 def test_summary_lists_tasks_and_points_at_the_next_one(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml(PYTEST_CONFIG)
-    folder = pytester.mkpydir("exercises").joinpath("level2")
-    folder.mkdir()
-    (folder / "__init__.py").touch()
-    exercise = folder / "ex04_demo"
-    exercise.mkdir()
-    (exercise / "__init__.py").touch()
-    (exercise / "test_demo.py").write_text(_TESTS)
+    demo_exercise(pytester, {"test_demo.py": _TESTS})
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(

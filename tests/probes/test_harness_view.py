@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from dbkata import schema_guard
-from dbkata.assemble import PYTEST_CONFIG
 from dbkata.cluster import Cluster, Database
+from tests.conftest import demo_exercise
 
 SYSTEM_VIEW = "select 'pg_stat_activity'::regclass = 'pg_catalog.pg_stat_activity'::regclass"
 
@@ -130,15 +130,7 @@ async def test_the_schema_guard_leaves_the_codes_own_tables_and_plain_drops_alon
 
 async def test_a_test_whose_code_swapped_a_table_fails_whatever_it_asserted(pytester: pytest.Pytester) -> None:
     """End to end: the plugin fails a passing test when the table it seeded was renamed and replaced."""
-    pytester.makepyprojecttoml(PYTEST_CONFIG)
-    folder = pytester.mkpydir("exercises").joinpath("level2")
-    folder.mkdir()
-    (folder / "__init__.py").touch()
-    exercise = folder / "ex04_demo"
-    exercise.mkdir()
-    (exercise / "__init__.py").touch()
-    (exercise / "models.py").write_text(_MODELS)
-    (exercise / "test_demo.py").write_text(_SWAPPING_TESTS)
+    demo_exercise(pytester, {"models.py": _MODELS, "test_demo.py": _SWAPPING_TESTS})
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
@@ -152,15 +144,7 @@ async def test_a_test_whose_code_swapped_a_table_fails_whatever_it_asserted(pyte
 
 async def test_a_template_rebuilt_under_its_name_is_fingerprinted_anew(pytester: pytest.Pytester) -> None:
     """Another run may prune a template and build it again mid-session: its new oids are no tampering."""
-    pytester.makepyprojecttoml(PYTEST_CONFIG)
-    folder = pytester.mkpydir("exercises").joinpath("level2")
-    folder.mkdir()
-    (folder / "__init__.py").touch()
-    exercise = folder / "ex04_demo"
-    exercise.mkdir()
-    (exercise / "__init__.py").touch()
-    (exercise / "models.py").write_text(_MODELS)
-    (exercise / "test_demo.py").write_text(_REBUILDING_TESTS)
+    demo_exercise(pytester, {"models.py": _MODELS, "test_demo.py": _REBUILDING_TESTS})
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
 
