@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import math
 import multiprocessing
 import os
 import subprocess
@@ -22,6 +21,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from dbkata.cli.instructor import CALL_FLOOR
+from dbkata.grading import calibrate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,9 +47,10 @@ def grade(subs: Path, out: Path, exercises: list[str]) -> float:
 
 def calibration(out: Path) -> str:
     """What grade.py's calibration measured (the reference's run time) and the per-call limits it gave."""
-    data = json.loads((out / "calibration.json").read_text())
-    runs = data["runs"]
-    limits = sorted(max(120, math.ceil(data["factor"] * max(seconds))) for seconds in runs.values())
+    data = json.loads((out / calibrate.CALIBRATION).read_text())
+    measured = calibrate.load(out, data["workbook"])
+    runs = measured.runs
+    limits = sorted(int(measured.timeout(exercise, CALL_FLOOR)) for exercise in runs)
     return (
         f"reference {sum(map(sum, runs.values())):.1f} s for {len(runs)} exercise(s) at load average "
         f"{data['load_average'][0]:g}; per-call limits {limits[0]}–{limits[-1]} s"
